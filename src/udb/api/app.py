@@ -1,0 +1,228 @@
+"""The ASGI application.
+
+One path, ``/services/UDB/IndberetningKontaktJobOgUddOensker/v1``:
+
+* ``POST`` - a SOAP 1.2 (``application/soap+xml``) or 1.1 (``text/xml``) request;
+* ``GET ?wsdl`` - the WSDL, its ``soap:address`` taken from the request's host;
+* ``GET ?xsd=NAME`` - one of the schemas the WSDL imports.
+
+The body is read in chunks and reading stops as soon as it passes the limit
+(IPL000006): an oversized body is never held in memory. Parsing, the rules and
+the database run in a thread pool so the event loop keeps accepting requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+from urllib.parse import parse_qs
+
+from udb import contract
+from udb.api.endpoint import Endpoint, Reply
+from udb.config import Settings
+from udb.domain.clock import utc_now
+from udb.service.reports import Policy
+from udb.storage import Store, open_store
+
+log = logging.getLogger(__name__)
+
+ENDPOINT_PATH = "/services/UDB/IndberetningKontaktJobOgUddOensker/v1"
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$")
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class _Disconnected(Exception):
+    pass
+
+
+class UdbApp:
+    """ASGI 3 application for the UDB endpoint."""
+
+    def __init__(self, settings: Settings, store: Store | None = None) -> None:
+        self.settings = settings
+        self._store = store
+        self._owns_store = store is None
+        self._endpoint: Endpoint | None = None
+        self._pool: ThreadPoolExecutor | None = None
+
+    # lifecycle ---------------------------------------------------------
+
+    def startup(self) -> None:
+        if self._endpoint is not None:
+            return
+        store = self._store or open_store(self.settings.database_url)
+        self._store = store
+        self._endpoint = Endpoint(store, Policy(future_tolerance=self.settings.future_tolerance))
+        self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="udb")
+
+    def shutdown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
+            self._pool = None
+        if self._store is not None and self._owns_store:
+            self._store.close()
+        self._endpoint = None
+
+    @property
+    def endpoint(self) -> Endpoint:
+        if self._endpoint is None:
+            self.startup()
+        assert self._endpoint is not None
+        return self._endpoint
+
+    # ASGI ----------------------------------------------------------------
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+        elif scope["type"] == "http":
+            await self._http(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                try:
+                    self.startup()
+                except Exception as exc:
+                    log.exception("startup failed")
+                    await send({"type": "lifespan.startup.failed", "message": str(exc)})
+                    return
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                self.shutdown()
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+
+    async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if path.rstrip("/") != ENDPOINT_PATH:
+            await _plain(send, 404, "Not found. The service is at " + ENDPOINT_PATH + "\n")
+            return
+        method = scope.get("method", "GET")
+        if method == "POST":
+            await self._post(scope, receive, send)
+        elif method in ("GET", "HEAD"):
+            await self._get(scope, send, head=method == "HEAD")
+        else:
+            await _plain(send, 405, "Method not allowed\n", [(b"allow", b"GET, HEAD, POST")])
+
+    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = self.endpoint
+        received_at = utc_now()
+        headers = _headers(scope)
+        content_type = headers.get("content-type")
+        limit = self.settings.max_body_bytes
+        try:
+            body = await _read_body(receive, headers.get("content-length"), limit)
+        except _TooLarge:
+            await _reply(send, endpoint.too_large(content_type, limit), close=True)
+            return
+        except _Disconnected:
+            return
+        loop = asyncio.get_running_loop()
+        reply = await loop.run_in_executor(
+            self._pool, endpoint.post, body, content_type, received_at
+        )
+        await _reply(send, reply)
+
+    async def _get(self, scope: Scope, send: Send, *, head: bool) -> None:
+        query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+        url = self._endpoint_url(scope)
+        if "wsdl" in query or "WSDL" in query:
+            document: bytes | None = contract.wsdl_document(url)
+        elif "xsd" in query:
+            document = contract.xsd_document(query["xsd"][0], url)
+            if document is None:
+                await _plain(send, 404, "Unknown schema\n")
+                return
+        else:
+            text = f"UDB IndberetningKontaktJobOgUddOensker v1. WSDL: {url}?wsdl\n"
+            await _plain(send, 200, text)
+            return
+        headers = [
+            (b"content-type", b"text/xml; charset=utf-8"),
+            (b"content-length", str(len(document)).encode()),
+        ]
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        await send({"type": "http.response.body", "body": b"" if head else document})
+
+    def _endpoint_url(self, scope: Scope) -> str:
+        """The endpoint's URL as the caller addressed it (Host header, else the socket)."""
+        scheme = "https" if scope.get("scheme") == "https" else "http"
+        host = _headers(scope).get("host", "")
+        if not _HOST.match(host):
+            server = scope.get("server") or ("localhost", 8080)
+            host = f"{server[0]}:{server[1]}"
+        return f"{scheme}://{host}{ENDPOINT_PATH}"
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
+
+
+async def _read_body(receive: Receive, content_length: str | None, limit: int) -> bytes:
+    """The request body, or :class:`_TooLarge` as soon as it passes ``limit``."""
+    if content_length is not None:
+        try:
+            declared = int(content_length)
+        except ValueError:
+            declared = 0
+        if declared > limit:
+            raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise _Disconnected
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return b"".join(chunks)
+
+
+async def _reply(send: Send, reply: Reply, *, close: bool = False) -> None:
+    headers = [
+        (b"content-type", reply.content_type.encode()),
+        (b"content-length", str(len(reply.body)).encode()),
+        (b"x-correlation-id", reply.correlation_id.encode()),
+    ]
+    if close:
+        headers.append((b"connection", b"close"))
+    await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+    await send({"type": "http.response.body", "body": reply.body})
+
+
+async def _plain(
+    send: Send, status: int, text: str, extra: list[tuple[bytes, bytes]] | None = None
+) -> None:
+    body = text.encode()
+    headers = [
+        (b"content-type", b"text/plain; charset=utf-8"),
+        (b"content-length", str(len(body)).encode()),
+        *(extra or []),
+    ]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def create_app(settings: Settings | None = None, store: Store | None = None) -> UdbApp:
+    """The application for ``settings`` (default: from the ``UDB_*`` environment)."""
+    return UdbApp(settings or Settings.from_env(), store)

@@ -1,0 +1,132 @@
+"""The SOAP endpoint, independent of the HTTP server.
+
+:meth:`Endpoint.post` takes the request body and ``Content-Type`` and answers
+with status, media type and body. It parses and validates the envelope,
+dispatches on the Body's root element (``IndberetningKontaktJobOgUddOenskerRequest``
+or ``Ping``), calls the use case and translates what comes back, every
+failure into the fault of :mod:`udb.soap.faults`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from udb.domain.clock import utc_now
+from udb.domain.model import Submission
+from udb.service import reports
+from udb.service.errors import ServiceError
+from udb.soap import envelope, faults, messages
+from udb.soap.version import SoapVersion
+from udb.storage.base import Store
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    status: int
+    content_type: str
+    body: bytes
+    correlation_id: str
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+class Endpoint:
+    def __init__(
+        self,
+        store: Store,
+        policy: reports.Policy,
+        *,
+        clock: Callable[[], datetime] = utc_now,
+        new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+    ) -> None:
+        self.store = store
+        self.policy = policy
+        self.clock = clock
+        self.new_id = new_id
+
+    def post(self, body: bytes, content_type: str | None, received_at: datetime) -> Reply:
+        """Answer one POSTed request."""
+        correlation_id = self.new_id()
+        started = time.perf_counter()
+        requested = media_type(content_type)
+        version = SoapVersion.for_media_type(requested) or SoapVersion.SOAP12
+        operation = "-"
+        try:
+            if SoapVersion.for_media_type(requested) is None:
+                raise faults.InvalidRequest(
+                    [
+                        faults.Violation(
+                            1,
+                            1,
+                            "unsupported Content-Type; send application/soap+xml (SOAP 1.2) "
+                            "or text/xml (SOAP 1.1)",
+                        )
+                    ]
+                )
+            request = envelope.read(body, version)
+            if request.payload.tag == messages.PING:
+                operation = "Ping"
+                up = reports.ping(self.store)
+                reply = Reply(
+                    200, version.content_type, messages.ping_response(version, up), correlation_id
+                )
+            else:
+                operation = "Indberetning"
+                reply = self._report(request, correlation_id, received_at)
+        except (faults.Fault, ServiceError) as exc:
+            reply = self.fault(version, exc, correlation_id)
+        except Exception as exc:
+            log.exception("unexpected failure correlation_id=%s", correlation_id)
+            reply = self.fault(version, exc, correlation_id)
+        log.info(
+            "%s %s status=%d soap=%s %.1fms correlation_id=%s",
+            operation,
+            "fault" if reply.status >= 400 else "answered",
+            reply.status,
+            version.value,
+            (time.perf_counter() - started) * 1000,
+            correlation_id,
+        )
+        return reply
+
+    def _report(
+        self, request: envelope.Envelope, correlation_id: str, received_at: datetime
+    ) -> Reply:
+        identifier = messages.read_identifier(request.payload)
+        submission = Submission(
+            system_name=identifier.system_name,
+            system_transaction_id=identifier.system_transaction_id,
+            report=messages.read_report(request.payload),
+            received_at=received_at,
+            correlation_id=correlation_id,
+        )
+        outcome = reports.submit(submission, self.store, self.policy)
+        body = messages.report_response(request.version, identifier, correlation_id, outcome)
+        return Reply(200, request.version.content_type, body, correlation_id)
+
+    def fault(self, version: SoapVersion, exc: BaseException, correlation_id: str) -> Reply:
+        spec = faults.spec_for(exc)
+        body = faults.build(
+            version,
+            spec,
+            correlation_id=correlation_id,
+            now=self.clock(),
+            details=faults.details_for(exc),
+        )
+        return Reply(spec.http_status_for(version), version.content_type, body, correlation_id)
+
+    def too_large(self, content_type: str | None, limit: int) -> Reply:
+        version = SoapVersion.for_media_type(media_type(content_type)) or SoapVersion.SOAP12
+        correlation_id = self.new_id()
+        log.info("request body over %d bytes refused correlation_id=%s", limit, correlation_id)
+        exc = faults.BodyTooLarge(f"the request body is larger than {limit} bytes")
+        return self.fault(version, exc, correlation_id)

@@ -1,0 +1,31 @@
+"""The ``udb`` command line.
+
+Every command takes ``--database URL`` (default ``sqlite:///./udb.sqlite3``,
+or the environment variable ``UDB_DATABASE_URL``).
+"""
+
+from __future__ import annotations
+
+import click
+
+from udb import __version__
+from udb.cli.demo import demo
+from udb.cli.register import institutions, municipalities, persons
+from udb.cli.serve import serve
+from udb.cli.systems import systems
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="udb")
+def main() -> None:
+    """UDB reporting service IndberetningKontaktJobOgUddOensker v1."""
+
+
+main.add_command(serve)
+main.add_command(municipalities)
+main.add_command(institutions)
+main.add_command(persons)
+main.add_command(systems)
+main.add_command(demo)
+
+__all__ = ["main"]

@@ -1,0 +1,56 @@
+"""Options and helpers shared by the commands."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+import click
+
+from udb.config import DEFAULT_DATABASE_URL
+from udb.register.csvfiles import RowError
+from udb.register.imports import ImportResult
+from udb.storage import StorageError, Store, open_store
+from udb.storage.base import ApplyCounts
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def database_option(func: F) -> F:
+    return click.option(
+        "--database",
+        "database_url",
+        envvar="UDB_DATABASE_URL",
+        default=DEFAULT_DATABASE_URL,
+        show_default=True,
+        show_envvar=True,
+        metavar="URL",
+        help="Database URL (sqlite:///relative/path or sqlite:////absolute/path).",
+    )(func)
+
+
+def open_migrated(url: str) -> Store:
+    """Open the database and bring its schema up to date, or exit with a message."""
+    try:
+        store = open_store(url)
+        store.migrate()
+    except (ValueError, StorageError) as exc:
+        raise click.ClickException(f"cannot open the database: {exc}") from exc
+    return store
+
+
+def report_errors(errors: Sequence[RowError], what: str) -> None:
+    for error in errors:
+        click.echo(f"  {error}", err=True)
+    raise click.ClickException(
+        f"{len(errors)} problem(s) in {what}; nothing was imported"
+    )
+
+
+def report_import(result: ImportResult, what: str) -> None:
+    if not result.ok:
+        report_errors(result.errors, what)
+    counts = result.counts or ApplyCounts()
+    click.echo(
+        f"{what}: {counts.added} added, {counts.changed} changed, {counts.unchanged} unchanged"
+    )

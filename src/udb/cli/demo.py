@@ -1,0 +1,47 @@
+"""``udb demo``: load the synthetic demo data set and show how to call the service."""
+
+from __future__ import annotations
+
+import click
+
+from udb import demo as demo_data
+from udb.api.app import ENDPOINT_PATH
+from udb.cli.common import database_option, open_migrated
+from udb.domain.clock import utc_now
+
+
+@click.command()
+@database_option
+def demo(database_url: str) -> None:
+    """Load a clearly synthetic demo data set and print an example call.
+
+    All 98 municipalities, a made-up KUI institution for each (code * 1000 + 1),
+    the client systems Vejledningssystem-Aarhus (751001) and
+    Vejledningssystem-Koebenhavn (101001), and made-up young people that
+    produce every answer. Loading it again changes nothing.
+    """
+    store = open_migrated(database_url)
+    try:
+        demo_data.load(store, utc_now())
+    finally:
+        store.close()
+    click.echo(f"Loaded the synthetic demo data set into {database_url}:")
+    click.echo(
+        f"  {len(demo_data.municipalities())} municipalities, "
+        f"{len(demo_data.institutions())} KUI institutions (made up), "
+        f"systems {demo_data.AARHUS_SYSTEM} (751001) and {demo_data.KOEBENHAVN_SYSTEM} (101001)"
+    )
+    click.echo(f"Young people (all invented), as {demo_data.AARHUS_SYSTEM} reporting for 751001:")
+    for person in demo_data.PERSONS:
+        click.echo(f"  {person.cpr}  {person.answer}")
+    click.echo(f"  {demo_data.UNKNOWN_CPR}  14: not in the register")
+    click.echo("  any of them with a registration time in the future: 280")
+    click.echo("")
+    click.echo("Start the service and send the example report (from the repository root):")
+    click.echo(f"  udb serve --database {database_url}")
+    click.echo(
+        "  curl -s -H 'Content-Type: application/soap+xml; charset=utf-8' "
+        "--data-binary @docs/examples/request.xml "
+        f"http://127.0.0.1:8080{ENDPOINT_PATH}"
+    )
+    click.echo("docs/examples/ also has a request for each error code and a Ping.")

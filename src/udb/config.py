@@ -1,0 +1,78 @@
+"""Settings of the service, from the environment or the command line.
+
+========================  =========================  ==================================
+environment variable      default                    meaning
+========================  =========================  ==================================
+UDB_DATABASE_URL          sqlite:///./udb.sqlite3    where reports are stored
+UDB_MAX_BODY_BYTES        65536                      larger request bodies get IPL000006
+UDB_FUTURE_TOLERANCE_S    0                          seconds a registration time may lie
+                                                     after receipt before error 280
+UDB_THREADS               8                          threads per worker that handle
+                                                     requests (parse, rules, storage)
+========================  =========================  ==================================
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from typing import Any
+
+DEFAULT_DATABASE_URL = "sqlite:///./udb.sqlite3"
+
+
+class ConfigError(ValueError):
+    """A setting has a value the service cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    database_url: str = DEFAULT_DATABASE_URL
+    max_body_bytes: int = 64 * 1024
+    future_tolerance: timedelta = timedelta(0)
+    threads: int = 8
+
+    def __post_init__(self) -> None:
+        if not 1024 <= self.max_body_bytes <= 16 * 1024 * 1024:
+            raise ConfigError("max body bytes must be between 1024 and 16777216")
+        if not timedelta(0) <= self.future_tolerance <= timedelta(days=1):
+            raise ConfigError("future tolerance must be between 0 and 86400 seconds")
+        if not 1 <= self.threads <= 256:
+            raise ConfigError("threads must be between 1 and 256")
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
+        """Settings from ``UDB_*`` variables, then ``overrides`` that are not ``None``."""
+        env = os.environ if env is None else env
+        values: dict[str, Any] = {}
+        if "UDB_DATABASE_URL" in env:
+            values["database_url"] = env["UDB_DATABASE_URL"]
+        if "UDB_MAX_BODY_BYTES" in env:
+            values["max_body_bytes"] = _int(env, "UDB_MAX_BODY_BYTES")
+        if "UDB_FUTURE_TOLERANCE_S" in env:
+            values["future_tolerance"] = timedelta(seconds=_int(env, "UDB_FUTURE_TOLERANCE_S"))
+        if "UDB_THREADS" in env:
+            values["threads"] = _int(env, "UDB_THREADS")
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        return cls(**values)
+
+    def to_env(self) -> dict[str, str]:
+        """The settings as ``UDB_*`` variables (for worker processes)."""
+        return {
+            "UDB_DATABASE_URL": self.database_url,
+            "UDB_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "UDB_FUTURE_TOLERANCE_S": str(int(self.future_tolerance.total_seconds())),
+            "UDB_THREADS": str(self.threads),
+        }
+
+    def with_(self, **changes: Any) -> Settings:
+        return replace(self, **changes)
+
+
+def _int(env: Mapping[str, str], name: str) -> int:
+    try:
+        return int(env[name])
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number") from None

@@ -1,0 +1,118 @@
+"""The contract: WSDL and XSD files shipped as package data, and their use.
+
+``files/`` holds the source of truth:
+
+* ``IndberetningKontaktJobOgUddOensker_v1.wsdl`` - operations, bindings (SOAP 1.2
+  and 1.1), the documentation of every error and fault code;
+* ``ipl.xsd`` - the IPL wrapper (Identifier, CorrelationID, Ping, faults);
+* ``udb.xsd`` - the business layer (the report and IndberetningSvar).
+
+The service validates requests with these very files (:func:`validate`) and
+serves them (:func:`wsdl_document`, :func:`xsd_document`) with addresses
+rewritten to the host the caller used.
+"""
+
+from __future__ import annotations
+
+import threading
+from functools import cache
+from importlib import resources
+
+from lxml import etree
+
+from udb import ns, safexml
+from udb.contract.violations import Violation, describe
+
+__all__ = [
+    "SCHEMA_FILES",
+    "WSDL_FILE",
+    "Violation",
+    "validate",
+    "wsdl_document",
+    "xsd_document",
+]
+
+WSDL_FILE = "IndberetningKontaktJobOgUddOensker_v1.wsdl"
+SCHEMA_FILES = ("ipl.xsd", "udb.xsd")
+_ROOT_SCHEMA = "ipl.xsd"
+
+
+@cache
+def _file(name: str) -> bytes:
+    return (resources.files(__name__) / "files" / name).read_bytes()
+
+
+class _PackageResolver(etree.Resolver):
+    """Resolve schema imports from the package's own files, and nothing else."""
+
+    def resolve(self, system_url: str, public_id: str, context: object) -> object:
+        name = system_url.rsplit("/", 1)[-1]
+        if name in SCHEMA_FILES:
+            return self.resolve_string(_file(name), context, base_url=name)
+        raise LookupError(f"schema {system_url!r} is not part of the contract")
+
+
+def _compile() -> etree.XMLSchema:
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
+    parser.resolvers.add(_PackageResolver())
+    doc = etree.fromstring(_file(_ROOT_SCHEMA), parser=parser, base_url=_ROOT_SCHEMA)
+    return etree.XMLSchema(doc.getroottree())
+
+
+_local = threading.local()
+
+
+def _schema() -> etree.XMLSchema:
+    """This thread's compiled schema (lxml validators are not shared between threads)."""
+    schema: etree.XMLSchema | None = getattr(_local, "schema", None)
+    if schema is None:
+        schema = _local.schema = _compile()
+    return schema
+
+
+def validate(element: etree._Element, source: bytes) -> list[Violation]:
+    """Validate a Body child against the contract; every violation, in document order.
+
+    ``source`` is the raw document the element was parsed from; it is used to
+    find the column of each offending element. Reasons never contain a
+    submitted value.
+    """
+    schema = _schema()
+    if schema.validate(element):
+        return []
+    return describe(schema.error_log, element, source)
+
+
+@cache
+def known_elements() -> frozenset[str]:
+    names = set()
+    for name in SCHEMA_FILES:
+        doc = safexml.parse(_file(name))
+        names.update(doc.xpath("//xs:element/@name", namespaces={"xs": ns.XSD}))
+    return frozenset(str(n) for n in names)
+
+
+
+
+def _served(name: str, endpoint_url: str) -> bytes:
+    doc = safexml.parse(_file(name))
+    for node in doc.iter(ns.qname(ns.XSD, "import"), ns.qname(ns.XSD, "include")):
+        location = node.get("schemaLocation")
+        if location in SCHEMA_FILES:
+            node.set("schemaLocation", f"{endpoint_url}?xsd={location}")
+    for tag in (ns.qname(ns.WSDL_SOAP11, "address"), ns.qname(ns.WSDL_SOAP12, "address")):
+        for node in doc.iter(tag):
+            node.set("location", endpoint_url)
+    return bytes(etree.tostring(doc, xml_declaration=True, encoding="utf-8"))
+
+
+def wsdl_document(endpoint_url: str) -> bytes:
+    """The WSDL with ``soap:address`` and schema locations pointing at ``endpoint_url``."""
+    return _served(WSDL_FILE, endpoint_url)
+
+
+def xsd_document(name: str, endpoint_url: str) -> bytes | None:
+    """One of the imported schemas, or ``None`` if ``name`` is not one of them."""
+    if name not in SCHEMA_FILES:
+        return None
+    return _served(name, endpoint_url)

@@ -1,0 +1,90 @@
+"""A clearly synthetic demo data set.
+
+* all 98 municipalities (``municipalities.csv``, the public list);
+* one made-up KUI institution per municipality, numbered ``code * 1000 + 1``
+  (751001 is the KUI of Aarhus, 101001 that of København);
+* two client systems, ``Vejledningssystem-Aarhus`` (institution 751001, the
+  system of the wire examples) and ``Vejledningssystem-Koebenhavn`` (101001);
+* made-up young people that produce every answer of the service.
+
+Every CPR number here is invented for the demo.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from datetime import datetime
+from importlib import resources
+
+from udb.domain import cpr as cprnr
+from udb.domain.model import Institution, Municipality, Person, PersonStatus
+from udb.register.imports import apply_persons
+from udb.storage.base import Store
+
+AARHUS, KOEBENHAVN = 751, 101
+AARHUS_SYSTEM = "Vejledningssystem-Aarhus"
+KOEBENHAVN_SYSTEM = "Vejledningssystem-Koebenhavn"
+
+
+@dataclass(frozen=True, slots=True)
+class DemoPerson:
+    cpr: str
+    status: PersonStatus
+    municipality_code: int | None
+    answer: str
+
+
+#: The demo's young people and what a report from Vejledningssystem-Aarhus
+#: (institution 751001) about them gets.
+PERSONS: tuple[DemoPerson, ...] = (
+    DemoPerson("1503084232", PersonStatus.ACTIVE, AARHUS, "accepted (born 2008, lives in Aarhus)"),
+    DemoPerson(
+        "1503081234",
+        PersonStatus.ACTIVE,
+        AARHUS,
+        "15: the wire example's number; digit 7 = 1 makes it 15 March 1908",
+    ),
+    DemoPerson("0101014230", PersonStatus.ACTIVE, AARHUS, "15: turned 25 on 1 January 2026"),
+    DemoPerson("0707074236", PersonStatus.DEAD, AARHUS, "14: dead"),
+    DemoPerson("0808084234", PersonStatus.EMIGRATED, None, "14: emigrated"),
+    DemoPerson("0909094236", PersonStatus.DISAPPEARED, None, "14: disappeared"),
+    DemoPerson("1010104238", PersonStatus.ACTIVE, KOEBENHAVN, "86: lives in København"),
+    DemoPerson("0202854232", PersonStatus.ACTIVE, KOEBENHAVN, "86 (not 15): København, born 1985"),
+)
+
+#: Not in the register: answered 14.
+UNKNOWN_CPR = "2002104230"
+
+
+def municipalities() -> list[Municipality]:
+    text = (resources.files(__name__) / "municipalities.csv").read_text("utf-8")
+    rows = csv.DictReader(text.splitlines())
+    return [Municipality(int(r["municipality_code"]), r["name"]) for r in rows]
+
+
+def institutions() -> list[Institution]:
+    return [
+        Institution(m.code * 1000 + 1, m.code, f"KUI {m.name} (demo)") for m in municipalities()
+    ]
+
+
+def persons() -> list[Person]:
+    found = []
+    for p in PERSONS:
+        born = cprnr.birth_date(p.cpr)
+        if born is None:  # pragma: no cover - guarded by the tests
+            raise ValueError("demo CPR number without a birth date")
+        found.append(Person(p.cpr, born, p.status, p.municipality_code))
+    return found
+
+
+def load(store: Store, now: datetime) -> None:
+    """Load the demo data set (again): all or nothing, idempotent."""
+    with store.unit_of_work() as uow:
+        uow.municipalities.upsert_many(municipalities())
+        uow.institutions.upsert_many(institutions())
+        uow.systems.add(AARHUS_SYSTEM, [AARHUS * 1000 + 1], now)
+        uow.systems.add(KOEBENHAVN_SYSTEM, [KOEBENHAVN * 1000 + 1], now)
+        apply_persons(uow, persons(), now)
+        uow.commit()

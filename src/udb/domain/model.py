@@ -1,0 +1,219 @@
+"""Values of the report service.
+
+These mirror the contract (interface.md sections 2 and 3) without any XML:
+the SOAP layer turns a request into a :class:`Submission`, the use case
+answers with an :class:`Outcome`.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+
+class PersonStatus(enum.Enum):
+    """A person's standing in the CPR register, as far as UDB is concerned."""
+
+    ACTIVE = "active"
+    DEAD = "dead"
+    EMIGRATED = "emigrated"
+    DISAPPEARED = "disappeared"
+
+    @property
+    def lives_in_denmark(self) -> bool:
+        return self is PersonStatus.ACTIVE
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    """A young person as UDB knows them from the CPR register."""
+
+    cpr: str
+    birth_date: date
+    status: PersonStatus
+    municipality_code: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class Municipality:
+    code: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class Institution:
+    """A KUI institution; it belongs to exactly one municipality."""
+
+    number: int
+    municipality_code: int
+    name: str
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSystem:
+    """A registered calling system and the institution numbers it may report for."""
+
+    id: int
+    name: str
+    institutions: frozenset[int] = field(default_factory=frozenset)
+
+
+class BlockKind(enum.Enum):
+    """The three independent parts of a report."""
+
+    KONTAKT = "kontakt"
+    JOB = "job"
+    UDDANNELSE = "uddannelse"
+
+
+@dataclass(frozen=True, slots=True)
+class Contact:
+    """KommuneKontakt: the contact person in the home municipality."""
+
+    navn: str
+    mail: str
+    telefon: int | None
+    registreringstid: datetime
+
+    kind = BlockKind.KONTAKT
+
+
+@dataclass(frozen=True, slots=True)
+class JobWish:
+    """JobOnsker: the young person's job wish."""
+
+    tekst: str
+    registreringstid: datetime
+
+    kind = BlockKind.JOB
+
+
+@dataclass(frozen=True, slots=True)
+class EducationWish:
+    """UddannelsesOnsker: the young person's education wish."""
+
+    tekst: str
+    registreringstid: datetime
+
+    kind = BlockKind.UDDANNELSE
+
+
+Block = Contact | JobWish | EducationWish
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    """The business request (IndberetningKontaktJobOgUddOenskerRequest).
+
+    Registration times are aware datetimes in UTC: the SOAP layer has already
+    read a value without offset as Danish local time (:func:`udb.domain.clock.to_instant`).
+    An absent block means "no change" for that block.
+    """
+
+    modtager_system_id: str
+    cpr: str
+    institution_number: int
+    kontakt: Contact | None = None
+    job: JobWish | None = None
+    uddannelse: EducationWish | None = None
+
+    @property
+    def blocks(self) -> tuple[Block, ...]:
+        return tuple(b for b in (self.kontakt, self.job, self.uddannelse) if b is not None)
+
+    def fingerprint(self) -> str:
+        """SHA-256 over the report's content, for idempotency.
+
+        Two reports with the same values have the same fingerprint however the
+        XML spelled them (prefixes, whitespace between elements, the zone in
+        which a time was written).
+        """
+        doc = {
+            "modtager": self.modtager_system_id,
+            "cpr": self.cpr,
+            "institution": self.institution_number,
+            "kontakt": None
+            if self.kontakt is None
+            else [
+                self.kontakt.navn,
+                self.kontakt.mail,
+                self.kontakt.telefon,
+                self.kontakt.registreringstid.isoformat(),
+            ],
+            "job": None
+            if self.job is None
+            else [self.job.tekst, self.job.registreringstid.isoformat()],
+            "uddannelse": None
+            if self.uddannelse is None
+            else [self.uddannelse.tekst, self.uddannelse.registreringstid.isoformat()],
+        }
+        raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
+        return hashlib.sha256(raw.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """One received report with the IPL wrapper's facts around it."""
+
+    system_name: str
+    system_transaction_id: str
+    report: Report
+    received_at: datetime
+    correlation_id: str
+
+
+class ErrorKind(enum.Enum):
+    HARD = "hard"
+    SOFT = "soft"
+
+
+class ErrorCode(enum.IntEnum):
+    """Business error codes (FejlKode), interface.md section 4."""
+
+    UNKNOWN_PERSON = 14
+    AGE_LIMIT = 15
+    NOT_AUTHORISED = 86
+    INTERNAL = 101
+    FUTURE_REGISTRATION = 280
+
+    @property
+    def text(self) -> str:
+        """FejlTekst, verbatim (101 keeps the Danish description's spelling)."""
+        return _TEXTS[self]
+
+    @property
+    def kind(self) -> ErrorKind:
+        return ErrorKind.SOFT if self is ErrorCode.FUTURE_REGISTRATION else ErrorKind.HARD
+
+
+_TEXTS = {
+    ErrorCode.UNKNOWN_PERSON: "Den unge findes ikke i Ungedatabasen",
+    ErrorCode.AGE_LIMIT: "Aldersgrænse overskredet",
+    ErrorCode.NOT_AUTHORISED: "Bruger må ikke indberette oplysninger om dette CPR-nummer",
+    ErrorCode.INTERNAL: "exeption - UDB",
+    ErrorCode.FUTURE_REGISTRATION: (
+        "Registreringstid for kontakt, uddannelses- eller jobønsker må ikke fremdateres"
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """The business answer (IndberetningSvar): accepted, or one error code."""
+
+    error: ErrorCode | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @classmethod
+    def accepted(cls) -> Outcome:
+        return cls(None)
+
+    @classmethod
+    def rejected(cls, code: ErrorCode) -> Outcome:
+        return cls(code)

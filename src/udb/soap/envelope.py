@@ -1,0 +1,108 @@
+"""Reading a request envelope.
+
+A request is::
+
+    <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">
+      <s:Header>...</s:Header>          (optional)
+      <s:Body>
+        <v1:IndberetningKontaktJobOgUddOenskerRequest>...</...>   (exactly one element)
+      </s:Body>
+    </s:Envelope>
+
+The envelope namespace must match the version the ``Content-Type`` asked for
+(``application/soap+xml``: 1.2, ``text/xml``: 1.1). Header blocks marked
+``mustUnderstand`` that the service does not process are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lxml import etree
+
+from udb import ns, safexml
+from udb.contract import validate
+from udb.contract.violations import Violation, syntax_violation
+from udb.soap.faults import InvalidRequest
+from udb.soap.version import SoapVersion
+
+#: Header blocks the service processes (none yet: WS-Security comes later).
+UNDERSTOOD_HEADERS: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
+class Envelope:
+    version: SoapVersion
+    header: etree._Element | None
+    payload: etree._Element
+
+
+def _at(element: etree._Element, reason: str) -> InvalidRequest:
+    return InvalidRequest([Violation(element.sourceline or 1, 1, reason)])
+
+
+def _elements(parent: etree._Element) -> list[etree._Element]:
+    children = []
+    for child in parent:
+        if isinstance(child.tag, str):
+            children.append(child)
+        elif not isinstance(child, etree._Comment | etree._ProcessingInstruction):
+            raise _at(child, f"unexpected content in {etree.QName(parent).localname}")
+        if child.tail and child.tail.strip():
+            raise _at(parent, f"text is not allowed in {etree.QName(parent).localname}")
+    if parent.text and parent.text.strip():
+        raise _at(parent, f"text is not allowed in {etree.QName(parent).localname}")
+    return children
+
+
+def _must_understand(block: etree._Element, version: SoapVersion) -> bool:
+    value = block.get(ns.qname(version.envelope_ns, "mustUnderstand"))
+    return value in ("1", "true")
+
+
+def read(data: bytes, version: SoapVersion) -> Envelope:
+    """Parse and check the envelope and validate its payload against the contract.
+
+    Raises :class:`~udb.soap.faults.InvalidRequest` (IPL000002) for anything
+    that is not a well-formed, schema-valid request of ``version``.
+    """
+    try:
+        root = safexml.parse(data)
+    except safexml.XmlSyntaxError as exc:
+        raise InvalidRequest([syntax_violation(exc)]) from None
+    except safexml.UnsafeXml as exc:
+        raise InvalidRequest([Violation(exc.line, exc.column, exc.reason)]) from None
+
+    qname = etree.QName(root)
+    other = SoapVersion.for_envelope_ns(qname.namespace)
+    if qname.localname != "Envelope" or other is None:
+        raise _at(root, "the document is not a SOAP envelope")
+    if other is not version:
+        raise _at(
+            root,
+            f"a SOAP {other.value} envelope was sent with the SOAP {version.value} "
+            f"content type {version.content_type.split(';')[0]}",
+        )
+    env = version.envelope_ns
+    children = _elements(root)
+    header: etree._Element | None = None
+    if children and children[0].tag == ns.qname(env, "Header"):
+        header = children.pop(0)
+    if len(children) != 1 or children[0].tag != ns.qname(env, "Body"):
+        raise _at(root, "the envelope must hold an optional Header and then one Body")
+    body = children[0]
+    payload = _elements(body)
+    if len(payload) != 1:
+        raise _at(body, "the Body must hold exactly one element")
+    if header is not None:
+        for block in _elements(header):
+            if _must_understand(block, version) and block.tag not in UNDERSTOOD_HEADERS:
+                raise _at(
+                    block,
+                    f"header block {etree.QName(block).localname} is marked mustUnderstand "
+                    "but is not supported by this service",
+                )
+    violations = validate(payload[0], data)
+    if violations:
+        raise InvalidRequest(violations)
+    return Envelope(version, header, payload[0])

@@ -1,0 +1,213 @@
+"""IPL faults, from one table (ipl-conventions.md, "Faults").
+
+=========  ========  ====  =============  =========================================
+ErrorCode  Code      HTTP  Reason         when
+=========  ========  ====  =============  =========================================
+IPL000001  Receiver  500   Internal error unexpected failure outside the business rules
+IPL000002  Sender    400   Input error    not well-formed, not valid against the schema
+IPL000003  Sender    400   Security error WS-Security header missing or invalid
+IPL000004  Sender    400   Access denied  caller not registered / names another system
+IPL000005  Sender    400   Input error    SystemTransactionID reused for another report
+IPL000006  Sender    413   Input error    body larger than the configured limit
+=========  ========  ====  =============  =========================================
+
+SOAP 1.1 uses ``soap:Client`` / ``soap:Server`` and HTTP 500 for every fault
+but 413. ``Details`` never carries personal data.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from lxml import etree
+
+from udb import ns
+from udb.contract.violations import Violation
+from udb.domain.clock import DANISH_TZ
+from udb.service.errors import AccessDenied, ServiceError, TransactionIdReused
+from udb.soap.version import SoapVersion
+
+
+class FaultCode(enum.Enum):
+    SENDER = "Sender"
+    RECEIVER = "Receiver"
+
+    def qualified(self, version: SoapVersion) -> str:
+        if version is SoapVersion.SOAP12:
+            return self.value
+        return "Client" if self is FaultCode.SENDER else "Server"
+
+
+@dataclass(frozen=True, slots=True)
+class FaultSpec:
+    error_code: str
+    code: FaultCode
+    http_status: int
+    reason: str
+    error_message: str
+
+    def http_status_for(self, version: SoapVersion) -> int:
+        if version is SoapVersion.SOAP11 and self.http_status != 413:
+            return 500
+        return self.http_status
+
+
+INTERNAL = FaultSpec(
+    "IPL000001",
+    FaultCode.RECEIVER,
+    500,
+    "Internal error",
+    "An unexpected error occurred. Contact support and quote the CorrelationID",
+)
+SCHEMA = FaultSpec(
+    "IPL000002",
+    FaultCode.SENDER,
+    400,
+    "Input error",
+    "The request is invalid according to the schema definition. "
+    "Check details for further information",
+)
+SECURITY = FaultSpec(
+    "IPL000003",
+    FaultCode.SENDER,
+    400,
+    "Security error",
+    "The WS-Security header is missing or invalid. Check details for further information",
+)
+ACCESS_DENIED = FaultSpec(
+    "IPL000004",
+    FaultCode.SENDER,
+    400,
+    "Access denied",
+    "The calling system is not allowed to use this service as it identified itself",
+)
+TRANSACTION_REUSED = FaultSpec(
+    "IPL000005",
+    FaultCode.SENDER,
+    400,
+    "Input error",
+    "The SystemTransactionID has already been used for a different request",
+)
+TOO_LARGE = FaultSpec(
+    "IPL000006",
+    FaultCode.SENDER,
+    413,
+    "Input error",
+    "The request body is larger than the service accepts",
+)
+
+ALL: tuple[FaultSpec, ...] = (
+    INTERNAL,
+    SCHEMA,
+    SECURITY,
+    ACCESS_DENIED,
+    TRANSACTION_REUSED,
+    TOO_LARGE,
+)
+
+
+class Fault(Exception):
+    """A request answered with a SOAP fault instead of a business answer."""
+
+    spec: FaultSpec = INTERNAL
+
+    def __init__(self, details: str | None = None) -> None:
+        super().__init__(details or self.spec.error_message)
+        self.details = details
+
+
+class InvalidRequest(Fault):
+    """IPL000002, with the violations found (line, column, reason)."""
+
+    spec = SCHEMA
+
+    def __init__(self, violations: Sequence[Violation]) -> None:
+        super().__init__("; ".join(str(v) for v in violations))
+        self.violations = tuple(violations)
+
+
+class BodyTooLarge(Fault):
+    spec = TOO_LARGE
+
+
+#: Use-case errors and the faults they become.
+SERVICE_FAULTS: dict[type[ServiceError], FaultSpec] = {
+    AccessDenied: ACCESS_DENIED,
+    TransactionIdReused: TRANSACTION_REUSED,
+}
+
+
+def spec_for(exc: BaseException) -> FaultSpec:
+    """The fault for an exception; IPL000001 for anything unforeseen."""
+    if isinstance(exc, Fault):
+        return exc.spec
+    for cls in type(exc).__mro__:
+        spec = SERVICE_FAULTS.get(cls)  # type: ignore[call-overload]
+        if spec is not None:
+            return spec
+    return INTERNAL
+
+
+def details_for(exc: BaseException) -> str | None:
+    if isinstance(exc, Fault):
+        return exc.details
+    if isinstance(exc, ServiceError):
+        return exc.details
+    return None
+
+
+def timestamp(now: datetime) -> str:
+    """Fault Timestamp: Danish local time with offset, milliseconds."""
+    return now.astimezone(DANISH_TZ).isoformat(timespec="milliseconds")
+
+
+def build(
+    version: SoapVersion,
+    spec: FaultSpec,
+    *,
+    correlation_id: str,
+    now: datetime,
+    details: str | None,
+) -> bytes:
+    """A fault envelope::
+
+        <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">
+          <s:Body><s:Fault>
+            <s:Code><s:Value>s:Sender</s:Value></s:Code>
+            <s:Reason><s:Text xml:lang="en">Input error</s:Text></s:Reason>
+            <s:Detail><ServiceFaultDetailer xmlns="...ipl ns...">
+              <CorrelationID/><Timestamp/><ErrorCode/><ErrorMessage/><Details/>
+            </ServiceFaultDetailer></s:Detail>
+          </s:Fault></s:Body>
+        </s:Envelope>
+    """
+    env = version.envelope_ns
+    envelope = etree.Element(ns.qname(env, "Envelope"), nsmap={"s": env})
+    body = etree.SubElement(envelope, ns.qname(env, "Body"))
+    fault = etree.SubElement(body, ns.qname(env, "Fault"))
+    code = f"s:{spec.code.qualified(version)}"
+    if version is SoapVersion.SOAP12:
+        value = etree.SubElement(etree.SubElement(fault, ns.qname(env, "Code")), ns.qname(env, "Value"))
+        value.text = code
+        text = etree.SubElement(etree.SubElement(fault, ns.qname(env, "Reason")), ns.qname(env, "Text"))
+        text.set(ns.qname(ns.XML, "lang"), "en")
+        text.text = spec.reason
+        detail = etree.SubElement(fault, ns.qname(env, "Detail"))
+    else:
+        etree.SubElement(fault, "faultcode").text = code
+        etree.SubElement(fault, "faultstring").text = spec.reason
+        detail = etree.SubElement(fault, "detail")
+    detailer = etree.SubElement(detail, ns.qname(ns.IPL, "ServiceFaultDetailer"), nsmap={None: ns.IPL})
+    for name, content in (
+        ("CorrelationID", correlation_id),
+        ("Timestamp", timestamp(now)),
+        ("ErrorCode", spec.error_code),
+        ("ErrorMessage", spec.error_message),
+        ("Details", details),
+    ):
+        if content is not None:
+            etree.SubElement(detailer, ns.qname(ns.IPL, name)).text = content
+    return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))

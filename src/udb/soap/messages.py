@@ -1,0 +1,190 @@
+"""Business messages in and out of the IPL wrapper.
+
+Reads a validated ``IndberetningKontaktJobOgUddOenskerRequest`` into domain
+values and writes ``IndberetningKontaktJobOgUddOenskerResponse`` and
+``PingResponse``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+from lxml import etree
+
+from udb import ns
+from udb.contract.violations import Violation
+from udb.domain.clock import to_instant
+from udb.domain.model import Contact, EducationWish, JobWish, Outcome, Report
+from udb.soap.faults import InvalidRequest
+from udb.soap.version import SoapVersion
+
+REPORT = ns.qname(ns.IPL, "IndberetningKontaktJobOgUddOenskerRequest")
+PING = ns.qname(ns.IPL, "Ping")
+
+_DATETIME = re.compile(
+    r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Identifier:
+    system_name: str
+    system_transaction_id: str
+
+
+def _i(local: str) -> str:
+    return ns.qname(ns.IPL, local)
+
+
+def _u(local: str) -> str:
+    return ns.qname(ns.UDB, local)
+
+
+def _text(parent: etree._Element, tag: str) -> str | None:
+    child = parent.find(tag)
+    return None if child is None else (child.text or "")
+
+
+def _required(parent: etree._Element, tag: str) -> str:
+    value = _text(parent, tag)
+    if value is None:  # the schema guarantees it; kept total for direct callers
+        raise InvalidRequest(
+            [Violation(parent.sourceline or 1, 1, f"element {tag.split('}')[1]} is missing")]
+        )
+    return value
+
+
+def parse_datetime(element: etree._Element) -> datetime:
+    """An xs:dateTime (as the contract restricts it) as an aware instant in UTC.
+
+    A value without offset is Danish local time; ``24:00:00`` is midnight at
+    the end of the day; fractions beyond microseconds are cut off.
+    """
+    text = (element.text or "").strip()
+    match = _DATETIME.fullmatch(text)
+    try:
+        if match is None:
+            raise ValueError("not an xs:dateTime")
+        year, month, day, hour, minute, second = (int(match[i]) for i in range(1, 7))
+        micro = int((match[7] or "0")[:6].ljust(6, "0"))
+        extra = timedelta(0)
+        if hour == 24:
+            hour, extra = 0, timedelta(days=1)
+        zone = match[8]
+        tz = None
+        if zone == "Z":
+            tz = timezone.utc
+        elif zone:
+            sign = 1 if zone[0] == "+" else -1
+            tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
+        value = datetime(year, month, day, hour, minute, second, micro, tzinfo=tz) + extra
+        return to_instant(value)
+    except (ValueError, OverflowError):
+        local = etree.QName(element).localname
+        raise InvalidRequest(
+            [
+                Violation(
+                    element.sourceline or 1,
+                    1,
+                    f"element {local}: value is not a date and time that can be processed "
+                    "(years 0001-9999 in UTC)",
+                )
+            ]
+        ) from None
+
+
+def read_identifier(payload: etree._Element) -> Identifier:
+    identifier = payload.find(_i("Identifier"))
+    if identifier is None:
+        raise InvalidRequest([Violation(payload.sourceline or 1, 1, "Identifier is missing")])
+    return Identifier(
+        _required(identifier, _i("SystemName")), _required(identifier, _i("SystemTransactionID"))
+    )
+
+
+def read_report(payload: etree._Element) -> Report:
+    """The business request inside ``Message`` of a validated wrapper."""
+    request = payload.find(f"{_i('Message')}/{_u('IndberetningKontaktJobOgUddOenskerRequest')}")
+    if request is None:
+        raise InvalidRequest([Violation(payload.sourceline or 1, 1, "Message is missing")])
+    kontakt = job = uddannelse = None
+    block = request.find(_u("KommuneKontakt"))
+    if block is not None:
+        telefon = _text(block, _u("KontaktTelefon"))
+        kontakt = Contact(
+            navn=_required(block, _u("KontaktNavn")),
+            mail=_required(block, _u("KontaktMail")),
+            telefon=None if telefon is None else int(telefon.strip()),
+            registreringstid=parse_datetime(_child(block, "KontaktRegistreringstid")),
+        )
+    block = request.find(_u("JobOnsker"))
+    if block is not None:
+        job = JobWish(
+            tekst=_required(block, _u("JobOnsker")),
+            registreringstid=parse_datetime(_child(block, "JobRegistreringstid")),
+        )
+    block = request.find(_u("UddannelsesOnsker"))
+    if block is not None:
+        uddannelse = EducationWish(
+            tekst=_required(block, _u("UddannelsesOnsker")),
+            registreringstid=parse_datetime(_child(block, "UddannelseRegistreringstid")),
+        )
+    return Report(
+        modtager_system_id=_required(request, _u("ModtagerSystemID")),
+        cpr=_required(request, _u("CPRNr")),
+        institution_number=int(_required(request, _u("KommuneInstitutionNummer")).strip()),
+        kontakt=kontakt,
+        job=job,
+        uddannelse=uddannelse,
+    )
+
+
+def _child(parent: etree._Element, local: str) -> etree._Element:
+    child = parent.find(_u(local))
+    if child is None:
+        raise InvalidRequest(
+            [Violation(parent.sourceline or 1, 1, f"element {local} is missing")]
+        )
+    return child
+
+
+def _envelope(version: SoapVersion) -> tuple[etree._Element, etree._Element]:
+    env = version.envelope_ns
+    envelope = etree.Element(ns.qname(env, "Envelope"), nsmap={"s": env})
+    body = etree.SubElement(envelope, ns.qname(env, "Body"))
+    return envelope, body
+
+
+def _serialise(envelope: etree._Element) -> bytes:
+    return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
+
+
+def report_response(
+    version: SoapVersion, identifier: Identifier, correlation_id: str, outcome: Outcome
+) -> bytes:
+    """``IndberetningKontaktJobOgUddOenskerResponse`` (see examples/response-ok.xml)."""
+    envelope, body = _envelope(version)
+    response = etree.SubElement(
+        body, _i("IndberetningKontaktJobOgUddOenskerResponse"), nsmap={"v1": ns.IPL, "udb": ns.UDB}
+    )
+    ident = etree.SubElement(response, _i("Identifier"))
+    etree.SubElement(ident, _i("SystemName")).text = identifier.system_name
+    etree.SubElement(ident, _i("SystemTransactionID")).text = identifier.system_transaction_id
+    etree.SubElement(response, _i("CorrelationID")).text = correlation_id
+    svar = etree.SubElement(etree.SubElement(response, _i("Message")), _u("IndberetningSvar"))
+    etree.SubElement(svar, _u("Ok")).text = "true" if outcome.ok else "false"
+    if outcome.error is not None:
+        fejl = etree.SubElement(svar, _u("Fejl"))
+        etree.SubElement(fejl, _u("FejlKode")).text = str(int(outcome.error))
+        etree.SubElement(fejl, _u("FejlTekst")).text = outcome.error.text
+    return _serialise(envelope)
+
+
+def ping_response(version: SoapVersion, up: bool) -> bytes:
+    """``<v1:PingResponse><v1:Status>up</v1:Status></v1:PingResponse>``"""
+    envelope, body = _envelope(version)
+    response = etree.SubElement(body, _i("PingResponse"), nsmap={"v1": ns.IPL})
+    etree.SubElement(response, _i("Status")).text = "up" if up else "down"
+    return _serialise(envelope)

@@ -1,0 +1,28 @@
+"""Storage: the unit-of-work interface and its adapters.
+
+:func:`open_store` is the one place where the database URL chooses an adapter.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote, urlsplit
+
+from udb.storage.base import IntegrityError, StorageError, Store, UnitOfWork
+
+__all__ = ["IntegrityError", "StorageError", "Store", "UnitOfWork", "open_store"]
+
+
+def open_store(url: str) -> Store:
+    """Open the database at ``url``; nothing is connected until first use.
+
+    * ``sqlite:///relative/path.sqlite3`` or ``sqlite:////absolute/path.sqlite3``
+    """
+    scheme = urlsplit(url).scheme
+    if scheme == "sqlite":
+        prefix = "sqlite:///"
+        if not url.startswith(prefix) or len(url) == len(prefix):
+            raise ValueError("a SQLite URL is sqlite:///relative/path or sqlite:////absolute/path")
+        from udb.storage.sqlite import SqliteStore
+
+        return SqliteStore(unquote(url[len(prefix) :]))
+    raise ValueError(f"unsupported database URL scheme {scheme!r}; use sqlite:///PATH")

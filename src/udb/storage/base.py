@@ -1,0 +1,206 @@
+"""The storage interface: repositories inside a unit of work.
+
+A unit of work is one database transaction. It rolls back unless
+:meth:`UnitOfWork.commit` is called, and every failure of the database
+underneath surfaces as :class:`StorageError`, whatever the driver::
+
+    with store.unit_of_work() as uow:
+        system = uow.systems.get("Vejledningssystem-Aarhus")
+        ...
+        uow.commit()
+
+Adapters (:mod:`udb.storage.sqlite`, and the in-memory fake of the tests)
+implement this interface; :func:`udb.storage.open_store` picks one by URL.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from types import TracebackType
+
+from udb.domain.model import (
+    Block,
+    BlockKind,
+    ClientSystem,
+    ErrorCode,
+    Institution,
+    Municipality,
+    Person,
+)
+
+
+class StorageError(Exception):
+    """The database failed: unreachable, locked too long, full, or refused a write.
+
+    The message never carries personal data; the driver's exception is chained
+    as ``__cause__`` for the operator's log.
+    """
+
+
+class IntegrityError(StorageError):
+    """A write broke a constraint (an unknown institution number, say)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportRecord:
+    """One received report in the report log (also its idempotency key)."""
+
+    correlation_id: str
+    system_id: int
+    system_transaction_id: str
+    content_sha256: str
+    cpr: str
+    institution_number: int
+    received_at: datetime
+    outcome: ErrorCode | None
+
+
+@dataclass(frozen=True, slots=True)
+class StoredBlock:
+    """A block as stored, with its source."""
+
+    block: Block
+    received_at: datetime
+    system_name: str
+    system_transaction_id: str
+    correlation_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class PersonView:
+    """The operator's view of one person."""
+
+    person: Person
+    current: dict[BlockKind, StoredBlock]
+    history_count: int
+    report_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyCounts:
+    """What an import did."""
+
+    added: int = 0
+    changed: int = 0
+    unchanged: int = 0
+
+
+class Municipalities(abc.ABC):
+    @abc.abstractmethod
+    def upsert_many(self, municipalities: Iterable[Municipality]) -> ApplyCounts: ...
+
+    @abc.abstractmethod
+    def codes(self) -> set[int]: ...
+
+
+class Institutions(abc.ABC):
+    @abc.abstractmethod
+    def get(self, number: int) -> Institution | None: ...
+
+    @abc.abstractmethod
+    def upsert_many(self, institutions: Iterable[Institution]) -> ApplyCounts: ...
+
+    @abc.abstractmethod
+    def numbers(self) -> set[int]: ...
+
+
+class Systems(abc.ABC):
+    @abc.abstractmethod
+    def get(self, name: str) -> ClientSystem | None: ...
+
+    @abc.abstractmethod
+    def add(self, name: str, institutions: Iterable[int], now: datetime) -> ClientSystem:
+        """Register ``name`` (if new) and authorise it for ``institutions``."""
+
+    @abc.abstractmethod
+    def list(self) -> list[ClientSystem]: ...
+
+
+class Persons(abc.ABC):
+    @abc.abstractmethod
+    def get(self, cpr: str) -> Person | None: ...
+
+    @abc.abstractmethod
+    def upsert_many(self, persons: Iterable[Person], now: datetime) -> ApplyCounts: ...
+
+    @abc.abstractmethod
+    def view(self, cpr: str) -> PersonView | None: ...
+
+
+class Reports(abc.ABC):
+    @abc.abstractmethod
+    def find(self, system_id: int, system_transaction_id: str) -> ReportRecord | None:
+        """The report logged under this idempotency key, if any."""
+
+    @abc.abstractmethod
+    def log(self, record: ReportRecord) -> int | None:
+        """Log a received report; its id, or ``None`` if the key is already used.
+
+        ``None`` means that another transaction logged the same
+        (system, SystemTransactionID) first; the caller reads that record with
+        :meth:`find` and answers as it was answered.
+        """
+
+    @abc.abstractmethod
+    def add_block(self, report_id: int, cpr: str, block: Block) -> bool:
+        """Keep ``block`` in the history; make it current if it supersedes the current one.
+
+        Answers whether it became current (:func:`udb.domain.merge.supersedes`).
+        """
+
+
+class UnitOfWork(abc.ABC):
+    """One transaction over all repositories."""
+
+    municipalities: Municipalities
+    institutions: Institutions
+    systems: Systems
+    persons: Persons
+    reports: Reports
+
+    def __enter__(self) -> UnitOfWork:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.rollback()
+
+    @abc.abstractmethod
+    def commit(self) -> None:
+        """Make the transaction's writes durable."""
+
+    @abc.abstractmethod
+    def rollback(self) -> None:
+        """Discard uncommitted writes (a no-op after :meth:`commit`)."""
+
+
+class Store(abc.ABC):
+    """A database: the factory of units of work."""
+
+    #: Name of the SQL dialect ("sqlite", later "postgresql").
+    dialect: str
+
+    @abc.abstractmethod
+    def unit_of_work(self) -> UnitOfWork: ...
+
+    @abc.abstractmethod
+    def migrate(self) -> Sequence[int]:
+        """Bring the schema up to date; the migration versions applied now."""
+
+    @abc.abstractmethod
+    def schema_version(self) -> int:
+        """The newest migration applied (0 for an empty database)."""
+
+    @abc.abstractmethod
+    def ping(self) -> bool:
+        """True if the database answers and holds the current schema."""
+
+    @abc.abstractmethod
+    def close(self) -> None: ...

@@ -1,0 +1,503 @@
+"""SQLite adapter: the embedded default.
+
+One connection per thread, opened on first use, with these settings on connect:
+
+* ``journal_mode=WAL``: readers (Ping, ``udb persons show``) never wait for the
+  writer, and a commit appends to the log instead of rewriting pages;
+* ``synchronous=FULL``: every commit is fsynced to the WAL before the answer
+  goes out, so an answered report survives a power cut (NORMAL would not);
+* ``foreign_keys=ON``: SQLite does not enforce them otherwise;
+* ``busy_timeout``: a writer waits for another writer instead of failing at once;
+* transactions start with ``BEGIN IMMEDIATE``: a unit of work takes the write
+  lock up front, so two writers never deadlock upgrading a read lock.
+
+Times are stored as fixed-width ISO 8601 text in UTC
+(``2026-11-20T08:15:00.000000Z``), which compares in time order.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from pathlib import Path
+from types import TracebackType
+
+from udb.domain.merge import supersedes
+from udb.domain.model import (
+    Block,
+    BlockKind,
+    ClientSystem,
+    Contact,
+    EducationWish,
+    ErrorCode,
+    Institution,
+    JobWish,
+    Municipality,
+    Person,
+    PersonStatus,
+)
+from udb.storage import migrations
+from udb.storage.base import (
+    ApplyCounts,
+    Institutions,
+    IntegrityError,
+    Municipalities,
+    Persons,
+    PersonView,
+    ReportRecord,
+    Reports,
+    StorageError,
+    Store,
+    StoredBlock,
+    Systems,
+    UnitOfWork,
+)
+
+DEFAULT_BUSY_TIMEOUT_S = 5.0
+
+
+def ts(value: datetime) -> str:
+    """An aware datetime as stored: UTC, fixed width, sortable."""
+    if value.tzinfo is None:
+        raise ValueError("only aware datetimes are stored")
+    utc = value.astimezone(timezone.utc).replace(tzinfo=None)
+    return utc.isoformat(timespec="microseconds") + "Z"
+
+
+def from_ts(text: str) -> datetime:
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Turn driver errors into :class:`StorageError`."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        raise IntegrityError(f"constraint violated: {exc.sqlite_errorname}") from exc
+    except sqlite3.Error as exc:
+        name = getattr(exc, "sqlite_errorname", type(exc).__name__)
+        raise StorageError(f"SQLite failed: {name}") from exc
+
+
+class SqliteStore(Store):
+    dialect = "sqlite"
+
+    def __init__(self, path: str, *, busy_timeout: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
+        if path in ("", ":memory:") or path.startswith("file:"):
+            raise ValueError(
+                "the SQLite database must be a file path (an in-memory database "
+                "would be private to one connection)"
+            )
+        self.path = path
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.path!r})"
+
+    # connections -------------------------------------------------------
+
+    def _open(self) -> sqlite3.Connection:
+        parent = Path(self.path).parent
+        if not parent.is_dir():
+            raise StorageError(f"the directory of the SQLite database does not exist: {parent}")
+        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+        return conn
+
+    def connection(self) -> sqlite3.Connection:
+        """This thread's connection, opened on first use."""
+        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        if conn is None:
+            with _translated():
+                conn = self._open()
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    def discard_connection(self) -> None:
+        """Drop this thread's connection after a failure; the next use reconnects."""
+        conn = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if conn is not None:
+            with self._lock:
+                if conn in self._all:
+                    self._all.remove(conn)
+            try:
+                conn.close()
+            except sqlite3.Error:
+                pass
+
+    def close(self) -> None:
+        with self._lock:
+            conns, self._all = self._all, []
+        for conn in conns:
+            try:
+                conn.close()
+            except sqlite3.Error:  # pragma: no cover - closing a broken connection
+                pass
+        self._local = threading.local()
+
+    # Store ---------------------------------------------------------------
+
+    def unit_of_work(self) -> SqliteUnitOfWork:
+        return SqliteUnitOfWork(self)
+
+    def migrate(self) -> Sequence[int]:
+        applied: list[int] = []
+        conn = self.connection()
+        with _translated():
+            conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+            )
+            for migration in migrations.load():
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    done = conn.execute(
+                        "SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,)
+                    ).fetchone()
+                    if done is None:
+                        for statement in migration.statements(self.dialect):
+                            conn.execute(statement)
+                        conn.execute(
+                            "INSERT INTO schema_migrations (version, name, applied_at)"
+                            " VALUES (?, ?, ?)",
+                            (migration.version, migration.name, ts(datetime.now(timezone.utc))),
+                        )
+                        applied.append(migration.version)
+                    conn.execute("COMMIT")
+                except BaseException:
+                    conn.execute("ROLLBACK")
+                    raise
+        return applied
+
+    def schema_version(self) -> int:
+        conn = self.connection()
+        with _translated():
+            exists = conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'"
+            ).fetchone()
+            if exists is None:
+                return 0
+            row = conn.execute("SELECT max(version) FROM schema_migrations").fetchone()
+        return int(row[0] or 0)
+
+    def ping(self) -> bool:
+        try:
+            return self.schema_version() == migrations.latest_version()
+        except StorageError:
+            self.discard_connection()
+            return False
+
+
+class SqliteUnitOfWork(UnitOfWork):
+    def __init__(self, store: SqliteStore) -> None:
+        self._store = store
+        self._conn: sqlite3.Connection | None = None
+        self._open = False
+
+    def __enter__(self) -> SqliteUnitOfWork:
+        conn = self._store.connection()
+        try:
+            with _translated():
+                conn.execute("BEGIN IMMEDIATE")
+        except StorageError:
+            self._store.discard_connection()
+            raise
+        self._conn = conn
+        self._open = True
+        self.municipalities = _Municipalities(conn)
+        self.institutions = _Institutions(conn)
+        self.systems = _Systems(conn)
+        self.persons = _Persons(conn)
+        self.reports = _Reports(conn)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        try:
+            self.rollback()
+        except StorageError:
+            self._store.discard_connection()
+            if exc is None:
+                raise
+        if isinstance(exc, sqlite3.Error):
+            self._store.discard_connection()
+            with _translated():
+                raise exc
+
+    def commit(self) -> None:
+        if self._conn is None or not self._open:
+            raise RuntimeError("commit outside an open unit of work")
+        with _translated():
+            self._conn.execute("COMMIT")
+        self._open = False
+
+    def rollback(self) -> None:
+        if self._conn is not None and self._open:
+            self._open = False
+            if self._conn.in_transaction:
+                with _translated():
+                    self._conn.execute("ROLLBACK")
+
+
+class _Repo:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+
+class _Municipalities(_Repo, Municipalities):
+    def upsert_many(self, municipalities: Iterable[Municipality]) -> ApplyCounts:
+        existing = dict(self.conn.execute("SELECT code, name FROM municipalities"))
+        added = changed = unchanged = 0
+        for m in municipalities:
+            old = existing.get(m.code)
+            if old is None:
+                self.conn.execute(
+                    "INSERT INTO municipalities (code, name) VALUES (?, ?)", (m.code, m.name)
+                )
+                added += 1
+            elif old != m.name:
+                self.conn.execute(
+                    "UPDATE municipalities SET name = ? WHERE code = ?", (m.name, m.code)
+                )
+                changed += 1
+            else:
+                unchanged += 1
+        return ApplyCounts(added, changed, unchanged)
+
+    def codes(self) -> set[int]:
+        return {row[0] for row in self.conn.execute("SELECT code FROM municipalities")}
+
+
+class _Institutions(_Repo, Institutions):
+    def get(self, number: int) -> Institution | None:
+        row = self.conn.execute(
+            "SELECT number, municipality_code, name FROM institutions WHERE number = ?", (number,)
+        ).fetchone()
+        return None if row is None else Institution(*row)
+
+    def upsert_many(self, institutions: Iterable[Institution]) -> ApplyCounts:
+        existing = {
+            row[0]: (row[1], row[2])
+            for row in self.conn.execute("SELECT number, municipality_code, name FROM institutions")
+        }
+        added = changed = unchanged = 0
+        for inst in institutions:
+            old = existing.get(inst.number)
+            if old is None:
+                self.conn.execute(
+                    "INSERT INTO institutions (number, municipality_code, name) VALUES (?, ?, ?)",
+                    (inst.number, inst.municipality_code, inst.name),
+                )
+                added += 1
+            elif old != (inst.municipality_code, inst.name):
+                self.conn.execute(
+                    "UPDATE institutions SET municipality_code = ?, name = ? WHERE number = ?",
+                    (inst.municipality_code, inst.name, inst.number),
+                )
+                changed += 1
+            else:
+                unchanged += 1
+        return ApplyCounts(added, changed, unchanged)
+
+    def numbers(self) -> set[int]:
+        return {row[0] for row in self.conn.execute("SELECT number FROM institutions")}
+
+
+class _Systems(_Repo, Systems):
+    def get(self, name: str) -> ClientSystem | None:
+        row = self.conn.execute("SELECT id FROM client_systems WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return None
+        return ClientSystem(row[0], name, self._institutions(row[0]))
+
+    def _institutions(self, system_id: int) -> frozenset[int]:
+        return frozenset(
+            r[0]
+            for r in self.conn.execute(
+                "SELECT institution_number FROM system_institutions WHERE system_id = ?",
+                (system_id,),
+            )
+        )
+
+    def add(self, name: str, institutions: Iterable[int], now: datetime) -> ClientSystem:
+        self.conn.execute(
+            "INSERT INTO client_systems (name, created_at) VALUES (?, ?)"
+            " ON CONFLICT (name) DO NOTHING",
+            (name, ts(now)),
+        )
+        (system_id,) = self.conn.execute(
+            "SELECT id FROM client_systems WHERE name = ?", (name,)
+        ).fetchone()
+        self.conn.executemany(
+            "INSERT INTO system_institutions (system_id, institution_number) VALUES (?, ?)"
+            " ON CONFLICT DO NOTHING",
+            [(system_id, n) for n in institutions],
+        )
+        return ClientSystem(system_id, name, self._institutions(system_id))
+
+    def list(self) -> list[ClientSystem]:
+        rows = self.conn.execute("SELECT id, name FROM client_systems ORDER BY name").fetchall()
+        return [ClientSystem(i, n, self._institutions(i)) for i, n in rows]
+
+
+def _person(row: tuple[str, str, str, int | None]) -> Person:
+    return Person(row[0], date.fromisoformat(row[1]), PersonStatus(row[2]), row[3])
+
+
+class _Persons(_Repo, Persons):
+    _COLUMNS = "cpr, birth_date, status, municipality_code"
+
+    def get(self, cpr: str) -> Person | None:
+        row = self.conn.execute(
+            f"SELECT {self._COLUMNS} FROM persons WHERE cpr = ?",  # noqa: S608 - constant
+            (cpr,),
+        ).fetchone()
+        return None if row is None else _person(row)
+
+    def upsert_many(self, persons: Iterable[Person], now: datetime) -> ApplyCounts:
+        added = changed = unchanged = 0
+        stamp = ts(now)
+        for p in persons:
+            values = (p.birth_date.isoformat(), p.status.value, p.municipality_code)
+            old = self.conn.execute(
+                "SELECT birth_date, status, municipality_code FROM persons WHERE cpr = ?", (p.cpr,)
+            ).fetchone()
+            if old is None:
+                self.conn.execute(
+                    "INSERT INTO persons (cpr, birth_date, status, municipality_code, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?)",
+                    (p.cpr, *values, stamp),
+                )
+                added += 1
+            elif tuple(old) != values:
+                self.conn.execute(
+                    "UPDATE persons SET birth_date = ?, status = ?, municipality_code = ?,"
+                    " updated_at = ? WHERE cpr = ?",
+                    (*values, stamp, p.cpr),
+                )
+                changed += 1
+            else:
+                unchanged += 1
+        return ApplyCounts(added, changed, unchanged)
+
+    def view(self, cpr: str) -> PersonView | None:
+        person = self.get(cpr)
+        if person is None:
+            return None
+        current: dict[BlockKind, StoredBlock] = {}
+        for row in self.conn.execute(
+            "SELECT h.kind, h.navn, h.mail, h.telefon, h.tekst, h.registered_at,"
+            " r.received_at, s.name, r.system_transaction_id, r.correlation_id"
+            " FROM current_blocks c"
+            " JOIN block_history h ON h.id = c.history_id"
+            " JOIN report_log r ON r.id = h.report_id"
+            " JOIN client_systems s ON s.id = r.system_id"
+            " WHERE c.cpr = ?",
+            (cpr,),
+        ):
+            kind = BlockKind(row[0])
+            current[kind] = StoredBlock(
+                _block(kind, row[1], row[2], row[3], row[4], from_ts(row[5])),
+                received_at=from_ts(row[6]),
+                system_name=row[7],
+                system_transaction_id=row[8],
+                correlation_id=row[9],
+            )
+        (history,) = self.conn.execute(
+            "SELECT count(*) FROM block_history WHERE cpr = ?", (cpr,)
+        ).fetchone()
+        (reports,) = self.conn.execute(
+            "SELECT count(*) FROM report_log WHERE cpr = ?", (cpr,)
+        ).fetchone()
+        return PersonView(person, current, history, reports)
+
+
+def _block(
+    kind: BlockKind,
+    navn: str | None,
+    mail: str | None,
+    telefon: int | None,
+    tekst: str | None,
+    registered: datetime,
+) -> Block:
+    if kind is BlockKind.KONTAKT:
+        return Contact(navn or "", mail or "", telefon, registered)
+    if kind is BlockKind.JOB:
+        return JobWish(tekst or "", registered)
+    return EducationWish(tekst or "", registered)
+
+
+class _Reports(_Repo, Reports):
+    def find(self, system_id: int, system_transaction_id: str) -> ReportRecord | None:
+        row = self.conn.execute(
+            "SELECT correlation_id, system_id, system_transaction_id, content_sha256, cpr,"
+            " institution_number, received_at, outcome_code FROM report_log"
+            " WHERE system_id = ? AND system_transaction_id = ?",
+            (system_id, system_transaction_id),
+        ).fetchone()
+        if row is None:
+            return None
+        outcome = None if row[7] is None else ErrorCode(row[7])
+        return ReportRecord(*row[:6], received_at=from_ts(row[6]), outcome=outcome)
+
+    def log(self, record: ReportRecord) -> int | None:
+        row = self.conn.execute(
+            "INSERT INTO report_log (correlation_id, system_id, system_transaction_id,"
+            " content_sha256, cpr, institution_number, received_at, outcome_code)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+            " ON CONFLICT (system_id, system_transaction_id) DO NOTHING RETURNING id",
+            (
+                record.correlation_id,
+                record.system_id,
+                record.system_transaction_id,
+                record.content_sha256,
+                record.cpr,
+                record.institution_number,
+                ts(record.received_at),
+                None if record.outcome is None else int(record.outcome),
+            ),
+        ).fetchone()
+        return None if row is None else int(row[0])
+
+    def add_block(self, report_id: int, cpr: str, block: Block) -> bool:
+        if isinstance(block, Contact):
+            navn, mail, telefon, tekst = block.navn, block.mail, block.telefon, None
+        else:
+            navn, mail, telefon, tekst = None, None, None, block.tekst
+        registered = ts(block.registreringstid)
+        (history_id,) = self.conn.execute(
+            "INSERT INTO block_history (report_id, cpr, kind, navn, mail, telefon, tekst,"
+            " registered_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING id",
+            (report_id, cpr, block.kind.value, navn, mail, telefon, tekst, registered),
+        ).fetchone()
+        # The merge rule (udb.domain.merge.supersedes) as one conditional upsert.
+        row = self.conn.execute(
+            "INSERT INTO current_blocks (cpr, kind, history_id, registered_at)"
+            " VALUES (?, ?, ?, ?)"
+            " ON CONFLICT (cpr, kind) DO UPDATE"
+            " SET history_id = excluded.history_id, registered_at = excluded.registered_at"
+            " WHERE excluded.registered_at >= current_blocks.registered_at"
+            " RETURNING history_id",
+            (cpr, block.kind.value, history_id, registered),
+        ).fetchone()
+        return row is not None and row[0] == history_id
+
+
+__all__ = ["SqliteStore", "from_ts", "supersedes", "ts"]

@@ -1,0 +1,6 @@
+"""``python -m udb`` is the ``udb`` command."""
+
+from udb.cli import main
+
+if __name__ == "__main__":
+    main()

@@ -78,10 +78,13 @@ class UdbApp:
 
     @property
     def endpoint(self) -> Endpoint:
+        """The endpoint; started on first use if the server sent no lifespan events."""
         if self._endpoint is None:
             self.startup()
-        assert self._endpoint is not None
-        return self._endpoint
+        endpoint = self._endpoint
+        if endpoint is None:  # pragma: no cover - startup() sets it or raises
+            raise RuntimeError("the application did not start")
+        return endpoint
 
     # ASGI ----------------------------------------------------------------
 
@@ -143,12 +146,13 @@ class UdbApp:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         url = self._endpoint_url(scope)
         if "wsdl" in query or "WSDL" in query:
-            document: bytes | None = contract.wsdl_document(url)
+            document = contract.wsdl_document(url)
         elif "xsd" in query:
-            document = contract.xsd_document(query["xsd"][0], url)
-            if document is None:
+            schema = contract.xsd_document(query["xsd"][0], url)
+            if schema is None:
                 await _plain(send, 404, "Unknown schema\n")
                 return
+            document = schema
         else:
             text = f"UDB IndberetningKontaktJobOgUddOensker v1. WSDL: {url}?wsdl\n"
             await _plain(send, 200, text)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
+from udb.contract.violations import Violation
 from udb.domain.clock import utc_now
 from udb.domain.model import Submission
 from udb.service import reports
@@ -64,7 +65,7 @@ class Endpoint:
             if SoapVersion.for_media_type(requested) is None:
                 raise faults.InvalidRequest(
                     [
-                        faults.Violation(
+                        Violation(
                             1,
                             1,
                             "unsupported Content-Type; send application/soap+xml (SOAP 1.2) "

@@ -15,6 +15,7 @@ rewritten to the host the caller used.
 from __future__ import annotations
 
 import threading
+from typing import Any
 from functools import cache
 from importlib import resources
 
@@ -45,8 +46,10 @@ def _file(name: str) -> bytes:
 class _PackageResolver(etree.Resolver):
     """Resolve schema imports from the package's own files, and nothing else."""
 
-    def resolve(self, system_url: str, public_id: str, context: object) -> object:
-        name = system_url.rsplit("/", 1)[-1]
+    def resolve(
+        self, system_url: str | None, public_id: str | None, context: object
+    ) -> Any:
+        name = (system_url or "").rsplit("/", 1)[-1]
         if name in SCHEMA_FILES:
             return self.resolve_string(_file(name), context, base_url=name)
         raise LookupError(f"schema {system_url!r} is not part of the contract")
@@ -85,11 +88,13 @@ def validate(element: etree._Element, source: bytes) -> list[Violation]:
 
 @cache
 def known_elements() -> frozenset[str]:
-    names = set()
+    names: set[str] = set()
     for name in SCHEMA_FILES:
         doc = safexml.parse(_file(name))
-        names.update(doc.xpath("//xs:element/@name", namespaces={"xs": ns.XSD}))
-    return frozenset(str(n) for n in names)
+        found = doc.xpath("//xs:element/@name", namespaces={"xs": ns.XSD})
+        if isinstance(found, list):
+            names.update(str(n) for n in found)
+    return frozenset(names)
 
 
 

@@ -454,8 +454,16 @@ class _Reports(_Repo, Reports):
         ).fetchone()
         if row is None:
             return None
-        outcome = None if row[7] is None else ErrorCode(row[7])
-        return ReportRecord(*row[:6], received_at=from_ts(row[6]), outcome=outcome)
+        return ReportRecord(
+            correlation_id=row[0],
+            system_id=row[1],
+            system_transaction_id=row[2],
+            content_sha256=row[3],
+            cpr=row[4],
+            institution_number=row[5],
+            received_at=from_ts(row[6]),
+            outcome=None if row[7] is None else ErrorCode(row[7]),
+        )
 
     def log(self, record: ReportRecord) -> int | None:
         row = self.conn.execute(

@@ -68,7 +68,17 @@ def start_server(tmp_path: Path, *extra: str, demo: bool = True, env: dict[str, 
         port = free_port()
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [*UDB, "serve", "--port", str(port), "--database", database_url, *extra],
+                [
+                    *UDB,
+                    "serve",
+                    "--port",
+                    str(port),
+                    "--database",
+                    database_url,
+                    "--log-level",
+                    "debug",
+                    *extra,
+                ],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 env={**os.environ, **(env or {})},

@@ -101,3 +101,14 @@ def test_persons_show_reports_the_current_blocks(server: Server) -> None:
     assert data["job"]["registreringstid"] == "2026-11-20T09:20:00+01:00"  # type: ignore[index]
     assert data["uddannelse"]["tekst"] == "Erhvervsuddannelse (EUD), bygge og anlæg"  # type: ignore[index]
     assert data["kontakt"]["source"]["system"] == "Vejledningssystem-Aarhus"  # type: ignore[index]
+
+
+def test_the_log_holds_no_personal_data(server: Server) -> None:
+    """Runs last in this module: everything above was logged at DEBUG by now."""
+    log = server.log()
+    assert "report accepted cpr=150308-****" in log
+    for secret in (
+        "1503084232", "2002104230", "1010104238", "0101014230", "0202854232", "1503081234",
+        "Mette", "Sørensen", "mette.sorensen@example.dk", "4520304050", "Tømrer",
+    ):
+        assert secret not in log

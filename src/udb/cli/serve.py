@@ -28,6 +28,7 @@ def logging_config(level: str) -> dict[str, Any]:
     return {
         "version": 1,
         "disable_existing_loggers": False,
+        "filters": {"redact_cpr": {"()": "udb.logs.RedactCpr"}},
         "formatters": {
             "generic": {"()": "logging.Formatter", "fmt": fmt},
             "access": {"()": "logging.Formatter", "fmt": "%(message)s"},
@@ -37,6 +38,7 @@ def logging_config(level: str) -> dict[str, Any]:
                 "formatter": "generic",
                 "class": "logging.StreamHandler",
                 "stream": "ext://sys.stderr",
+                "filters": ["redact_cpr"],
             },
             "access": {
                 "formatter": "access",

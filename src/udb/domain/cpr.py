@@ -32,15 +32,18 @@ def is_cpr_form(value: str) -> bool:
 def birth_date(cpr: str) -> date | None:
     """The birth date a CPR number encodes, or ``None`` if it encodes no date.
 
-    >>> birth_date("1503081234")
+    >>> birth_date("1503084232")
     datetime.date(2008, 3, 15)
+    >>> birth_date("1503081234")
+    datetime.date(1908, 3, 15)
     >>> birth_date("3102081234") is None
     True
     """
     if not is_cpr_form(cpr):
         return None
     try:
-        return _stdnum_cpr.get_birth_date(cpr)  # type: ignore[no-any-return]
+        born: date = _stdnum_cpr.get_birth_date(cpr)
+        return born
     except ValidationError:
         return None
 

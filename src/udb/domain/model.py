@@ -11,7 +11,7 @@ import enum
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timezone
 
 
 class PersonStatus(enum.Enum):
@@ -131,6 +131,9 @@ class Report:
         XML spelled them (prefixes, whitespace between elements, the zone in
         which a time was written).
         """
+        def instant(value: datetime) -> str:
+            return value.astimezone(timezone.utc).isoformat()
+
         doc = {
             "modtager": self.modtager_system_id,
             "cpr": self.cpr,
@@ -141,14 +144,14 @@ class Report:
                 self.kontakt.navn,
                 self.kontakt.mail,
                 self.kontakt.telefon,
-                self.kontakt.registreringstid.isoformat(),
+                instant(self.kontakt.registreringstid),
             ],
             "job": None
             if self.job is None
-            else [self.job.tekst, self.job.registreringstid.isoformat()],
+            else [self.job.tekst, instant(self.job.registreringstid)],
             "uddannelse": None
             if self.uddannelse is None
-            else [self.uddannelse.tekst, self.uddannelse.registreringstid.isoformat()],
+            else [self.uddannelse.tekst, instant(self.uddannelse.registreringstid)],
         }
         raw = json.dumps(doc, ensure_ascii=False, separators=(",", ":"), sort_keys=True)
         return hashlib.sha256(raw.encode("utf-8")).hexdigest()

@@ -3,6 +3,7 @@
 interface.md section 4::
 
     14  the young person is unknown to UDB or does not live in Denmark
+        (dead, emigrated, disappeared, no Danish address)
     86  the institution is not the KUI of the person's current home municipality,
         or the calling system may not report for that institution
     15  the young person has turned 25 on the Danish date of receipt
@@ -60,13 +61,14 @@ def has_turned(born: date, years: int, on: date) -> bool:
 def unknown_or_not_resident(facts: Facts) -> ErrorCode | None:
     """14: the CPR number is not in the register, or the person does not live in Denmark.
 
-    A number whose first six digits are no calendar date cannot be in the
-    register and is answered the same way.
+    Not living in Denmark: dead, emigrated, disappeared, or without a current
+    Danish address (no home municipality). A number whose first six digits are
+    no calendar date cannot be in the register and is answered the same way.
     """
     person = facts.person
     if cprnr.birth_date(facts.report.cpr) is None or person is None:
         return ErrorCode.UNKNOWN_PERSON
-    if not person.status.lives_in_denmark:
+    if not person.status.lives_in_denmark or person.municipality_code is None:
         return ErrorCode.UNKNOWN_PERSON
     return None
 
@@ -80,7 +82,7 @@ def not_home_municipality_kui(facts: Facts) -> ErrorCode | None:
     person, institution = facts.person, facts.institution
     if institution is None or person is None:
         return ErrorCode.NOT_AUTHORISED
-    if person.municipality_code is None or institution.municipality_code != person.municipality_code:
+    if institution.municipality_code != person.municipality_code:
         return ErrorCode.NOT_AUTHORISED
     if institution.number not in facts.system.institutions:
         return ErrorCode.NOT_AUTHORISED

@@ -1,0 +1,331 @@
+"""An in-memory :class:`~udb.storage.base.Store` for unit tests.
+
+It honours :mod:`udb.storage.base` as the SQLite adapter does:
+
+* a unit of work starts (``__enter__``) from a copy of the committed data and
+  only :meth:`FakeUnitOfWork.commit` publishes that copy; leaving the ``with``
+  block without it discards everything (rollback);
+* a commit of a unit of work that wrote something fails with
+  :class:`StorageError` if another unit of work committed since it began
+  (a serialization failure), so no commit ever loses another one's writes;
+* the report log's idempotency key (system, SystemTransactionID) is unique
+  across all units of work: :meth:`Reports.log` answers ``None`` when it is used,
+  and :meth:`Reports.find` also sees reports committed by others (read committed);
+* ``correlation_id`` is unique and the foreign keys of the schema are checked,
+  raising :class:`IntegrityError`;
+* :meth:`Reports.add_block` keeps every block in the history and makes it
+  current only if :func:`udb.domain.merge.supersedes` says so.
+
+Two test switches: :meth:`FakeStore.fail_next` makes the next N operations
+raise :class:`StorageError` (to provoke error 101), and :meth:`FakeStore.before`
+runs a callback just before an operation (to stage a race). Every operation is
+named in :attr:`FakeStore.ops`: ``begin``, ``commit``, ``<repository>.<method>``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from typing import TypeVar
+
+from udb.domain.merge import supersedes
+from udb.domain.model import (
+    Block,
+    BlockKind,
+    ClientSystem,
+    Institution,
+    Municipality,
+    Person,
+)
+from udb.storage import base
+from udb.storage.base import ApplyCounts, IntegrityError, ReportRecord, StorageError, StoredBlock
+
+
+@dataclass
+class Data:
+    """Everything the store holds; values are immutable, so copying the containers suffices."""
+
+    municipalities: dict[int, Municipality] = field(default_factory=dict)
+    institutions: dict[int, Institution] = field(default_factory=dict)
+    systems: dict[str, ClientSystem] = field(default_factory=dict)
+    persons: dict[str, Person] = field(default_factory=dict)
+    reports: dict[int, ReportRecord] = field(default_factory=dict)
+    #: Every accepted block in arrival order: (report id, CPR number, block).
+    history: list[tuple[int, str, Block]] = field(default_factory=list)
+    #: (CPR number, kind) -> index into ``history``.
+    current: dict[tuple[str, BlockKind], int] = field(default_factory=dict)
+
+    def copy(self) -> Data:
+        return Data(
+            dict(self.municipalities),
+            dict(self.institutions),
+            dict(self.systems),
+            dict(self.persons),
+            dict(self.reports),
+            list(self.history),
+            dict(self.current),
+        )
+
+
+class FakeStore(base.Store):
+    dialect = "memory"
+
+    def __init__(self) -> None:
+        self.committed = Data()
+        self.version = 0
+        self.ops: list[str] = []
+        self._ids = itertools.count(1)  # like a sequence: never rolled back
+        self._fail_op: str | None = None
+        self._fail_skip = 0
+        self._fail_left = 0
+        self._hooks: dict[str, Callable[[], object]] = {}
+        self.closed = False
+
+    # test switches ---------------------------------------------------------
+
+    def fail_next(self, n: int = 1, *, op: str | None = None, skip: int = 0) -> None:
+        """Make the next ``n`` operations (named ``op``, if given) raise StorageError.
+
+        ``skip`` lets that many matching operations succeed first.
+        """
+        self._fail_op, self._fail_skip, self._fail_left = op, skip, n
+
+    def before(self, op: str, callback: Callable[[], object]) -> None:
+        """Run ``callback`` once, just before the next operation named ``op``."""
+        self._hooks[op] = callback
+
+    def _op(self, name: str) -> None:
+        self.ops.append(name)
+        hook = self._hooks.pop(name, None)
+        if hook is not None:
+            hook()
+        if self._fail_left and self._fail_op in (None, name):
+            if self._fail_skip:
+                self._fail_skip -= 1
+            else:
+                self._fail_left -= 1
+                raise StorageError(f"injected failure at {name}")
+
+    def next_id(self) -> int:
+        return next(self._ids)
+
+    # Store -------------------------------------------------------------------
+
+    def unit_of_work(self) -> FakeUnitOfWork:
+        return FakeUnitOfWork(self)
+
+    def migrate(self) -> Sequence[int]:
+        return []
+
+    def schema_version(self) -> int:
+        from udb.storage.migrations import latest_version
+
+        return latest_version()
+
+    def ping(self) -> bool:
+        try:
+            self._op("ping")
+        except StorageError:
+            return False
+        return not self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class FakeUnitOfWork(base.UnitOfWork):
+    def __init__(self, store: FakeStore) -> None:
+        self.store = store
+        self._work: Data | None = None
+        self._base_version = 0
+        self._dirty = False
+        self.municipalities = _Municipalities(self)
+        self.institutions = _Institutions(self)
+        self.systems = _Systems(self)
+        self.persons = _Persons(self)
+        self.reports = _Reports(self)
+
+    def __enter__(self) -> FakeUnitOfWork:
+        if self.store.closed:
+            raise StorageError("store is closed")
+        self.store._op("begin")
+        self._work = self.store.committed.copy()
+        self._base_version = self.store.version
+        self._dirty = False
+        return self
+
+    def data(self, op: str, *, write: bool = False) -> Data:
+        if self._work is None:
+            raise RuntimeError(f"{op} outside an open unit of work")
+        self.store._op(op)
+        if write:
+            self.wrote()
+        return self._work
+
+    def wrote(self) -> None:
+        self._dirty = True
+
+    def commit(self) -> None:
+        if self._work is None:
+            raise RuntimeError("commit outside an open unit of work")
+        self.store._op("commit")
+        if self._dirty:
+            if self.store.version != self._base_version:
+                raise StorageError("serialization failure: another unit of work committed")
+            self.store.committed = self._work
+            self.store.version += 1
+        self._work = None
+
+    def rollback(self) -> None:
+        self._work = None
+
+
+class _Repo:
+    def __init__(self, uow: FakeUnitOfWork) -> None:
+        self.uow = uow
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+def _upsert(table: dict[K, V], items: Iterable[tuple[K, V]]) -> ApplyCounts:
+    added = changed = unchanged = 0
+    for key, value in items:
+        old = table.get(key)
+        if old is None:
+            added += 1
+        elif old != value:
+            changed += 1
+        else:
+            unchanged += 1
+        table[key] = value
+    return ApplyCounts(added, changed, unchanged)
+
+
+class _Municipalities(_Repo, base.Municipalities):
+    def upsert_many(self, municipalities: Iterable[Municipality]) -> ApplyCounts:
+        data = self.uow.data("municipalities.upsert_many", write=True)
+        return _upsert(data.municipalities, ((m.code, m) for m in municipalities))
+
+    def codes(self) -> set[int]:
+        return set(self.uow.data("municipalities.codes").municipalities)
+
+
+class _Institutions(_Repo, base.Institutions):
+    def get(self, number: int) -> Institution | None:
+        return self.uow.data("institutions.get").institutions.get(number)
+
+    def upsert_many(self, institutions: Iterable[Institution]) -> ApplyCounts:
+        data = self.uow.data("institutions.upsert_many", write=True)
+        items = list(institutions)
+        if any(i.municipality_code not in data.municipalities for i in items):
+            raise IntegrityError("constraint violated: unknown municipality")
+        return _upsert(data.institutions, ((i.number, i) for i in items))
+
+    def numbers(self) -> set[int]:
+        return set(self.uow.data("institutions.numbers").institutions)
+
+
+class _Systems(_Repo, base.Systems):
+    def get(self, name: str) -> ClientSystem | None:
+        return self.uow.data("systems.get").systems.get(name)
+
+    def add(self, name: str, institutions: Iterable[int], now: datetime) -> ClientSystem:
+        data = self.uow.data("systems.add", write=True)
+        numbers = frozenset(institutions)
+        if not numbers <= data.institutions.keys():
+            raise IntegrityError("constraint violated: unknown institution")
+        old = data.systems.get(name)
+        if old is None:
+            system = ClientSystem(self.uow.store.next_id(), name, numbers)
+        else:
+            system = replace(old, institutions=old.institutions | numbers)
+        data.systems[name] = system
+        return system
+
+    def list(self) -> list[ClientSystem]:
+        systems = self.uow.data("systems.list").systems
+        return [systems[name] for name in sorted(systems)]
+
+
+class _Persons(_Repo, base.Persons):
+    def get(self, cpr: str) -> Person | None:
+        return self.uow.data("persons.get").persons.get(cpr)
+
+    def upsert_many(self, persons: Iterable[Person], now: datetime) -> ApplyCounts:
+        data = self.uow.data("persons.upsert_many", write=True)
+        return _upsert(data.persons, ((p.cpr, p) for p in persons))
+
+    def view(self, cpr: str) -> base.PersonView | None:
+        data = self.uow.data("persons.view")
+        person = data.persons.get(cpr)
+        if person is None:
+            return None
+        current = {
+            kind: stored_block(data, index)
+            for (who, kind), index in data.current.items()
+            if who == cpr
+        }
+        return base.PersonView(
+            person,
+            current,
+            history_count=sum(1 for _, who, _ in data.history if who == cpr),
+            report_count=sum(1 for r in data.reports.values() if r.cpr == cpr),
+        )
+
+
+def stored_block(data: Data, index: int) -> StoredBlock:
+    """History entry ``index`` with its source, as :class:`StoredBlock`."""
+    report_id, _, block = data.history[index]
+    record = data.reports[report_id]
+    (system_name,) = (s.name for s in data.systems.values() if s.id == record.system_id)
+    return StoredBlock(
+        block,
+        received_at=record.received_at,
+        system_name=system_name,
+        system_transaction_id=record.system_transaction_id,
+        correlation_id=record.correlation_id,
+    )
+
+
+class _Reports(_Repo, base.Reports):
+    def find(self, system_id: int, system_transaction_id: str) -> ReportRecord | None:
+        data = self.uow.data("reports.find")
+        key = (system_id, system_transaction_id)
+        for source in (data, self.uow.store.committed):  # read committed
+            for record in source.reports.values():
+                if (record.system_id, record.system_transaction_id) == key:
+                    return record
+        return None
+
+    def log(self, record: ReportRecord) -> int | None:
+        data = self.uow.data("reports.log")
+        if record.system_id not in {s.id for s in data.systems.values()}:
+            raise IntegrityError("constraint violated: unknown system")
+        logged = [*data.reports.values(), *self.uow.store.committed.reports.values()]
+        key = (record.system_id, record.system_transaction_id)
+        if any((r.system_id, r.system_transaction_id) == key for r in logged):
+            return None  # the unique index is shared by all units of work
+        if any(r.correlation_id == record.correlation_id for r in logged):
+            raise IntegrityError("constraint violated: correlation_id not unique")
+        report_id = self.uow.store.next_id()
+        data.reports[report_id] = record
+        self.uow.wrote()
+        return report_id
+
+    def add_block(self, report_id: int, cpr: str, block: Block) -> bool:
+        data = self.uow.data("reports.add_block", write=True)
+        if report_id not in data.reports or cpr not in data.persons:
+            raise IntegrityError("constraint violated: unknown report or person")
+        data.history.append((report_id, cpr, block))
+        index = len(data.history) - 1
+        key = (cpr, block.kind)
+        old = data.current.get(key)
+        current = None if old is None else data.history[old][2].registreringstid
+        if supersedes(block.registreringstid, current):
+            data.current[key] = index
+            return True
+        return False

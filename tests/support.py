@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 from udb.domain.model import Institution, Municipality, Person, PersonStatus
@@ -12,7 +12,7 @@ REPO = Path(__file__).resolve().parent.parent
 EXAMPLES = REPO / "docs" / "examples"
 SHARED = REPO.parent / "shared"
 
-NOW = datetime(2026, 11, 26, 12, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 SYSTEM = "Vejledningssystem-Aarhus"
 AARHUS_KUI = 751001
 
@@ -26,7 +26,9 @@ def seeded_store(url: str) -> Store:
     store = open_store(url)
     store.migrate()
     with store.unit_of_work() as uow:
-        uow.municipalities.upsert_many([Municipality(751, "Aarhus"), Municipality(101, "København")])
+        uow.municipalities.upsert_many(
+            [Municipality(751, "Aarhus"), Municipality(101, "København")]
+        )
         uow.institutions.upsert_many(
             [Institution(AARHUS_KUI, 751, "KUI Aarhus"), Institution(101001, 101, "KUI København")]
         )

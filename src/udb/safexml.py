@@ -15,6 +15,7 @@ lxml parsers are not shared between threads; each thread gets its own.
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 from lxml import etree
 
@@ -42,7 +43,7 @@ class _NothingFromOutside(etree.Resolver):
     for having a DTD at all.
     """
 
-    def resolve(self, system_url: str, public_id: str, context: object) -> object:
+    def resolve(self, system_url: str | None, public_id: str | None, context: object) -> Any:
         return self.resolve_string("", context)
 
 

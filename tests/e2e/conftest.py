@@ -52,14 +52,20 @@ class Server:
 
     def post(self, body: bytes, content_type: str = SOAP12, **kwargs: object) -> httpx.Response:
         return httpx.post(
-            self.endpoint, content=body, headers={"content-type": content_type}, timeout=10, **kwargs  # type: ignore[arg-type]
+            self.endpoint,
+            content=body,
+            headers={"content-type": content_type},
+            timeout=10,
+            **kwargs,  # type: ignore[arg-type]
         )
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace")
 
 
-def start_server(tmp_path: Path, *extra: str, demo: bool = True, env: dict[str, str] | None = None) -> Server:
+def start_server(
+    tmp_path: Path, *extra: str, demo: bool = True, env: dict[str, str] | None = None
+) -> Server:
     database_url = "sqlite:///" + str(tmp_path / "udb.sqlite3")
     if demo:
         udb("demo", database_url=database_url)

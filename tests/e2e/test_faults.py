@@ -15,7 +15,9 @@ NAME = "Mette Sørensen"
 
 def test_schema_violation_is_ipl000002_with_line_and_column(server: Server) -> None:
     body = with_stid(example("request.xml")).replace(NAME.encode(), b"N" * 101)
-    body = body.replace(b"<udb:KommuneInstitutionNummer>751001", b"<udb:KommuneInstitutionNummer>x1")
+    body = body.replace(
+        b"<udb:KommuneInstitutionNummer>751001", b"<udb:KommuneInstitutionNummer>x1"
+    )
     response = server.post(body)
     assert response.status_code == 400
     f = fault(response)
@@ -29,7 +31,9 @@ def test_schema_violation_is_ipl000002_with_line_and_column(server: Server) -> N
 
 
 def test_a_body_that_is_not_xml_is_ipl000002(server: Server) -> None:
-    f = fault(server.post(b"<s:Envelope xmlns:s='http://www.w3.org/2003/05/soap-envelope'><s:Body>"))
+    f = fault(
+        server.post(b"<s:Envelope xmlns:s='http://www.w3.org/2003/05/soap-envelope'><s:Body>")
+    )
     assert f.error_code == "IPL000002"
     assert "not well-formed" in f.details and "line 1" in f.details
 

@@ -19,7 +19,9 @@ TEXTS = {
 
 
 def show(server: Server, cpr: str) -> dict[str, object]:
-    data = json.loads(udb("persons", "show", cpr, "--json", database_url=server.database_url).stdout)
+    data = json.loads(
+        udb("persons", "show", cpr, "--json", database_url=server.database_url).stdout
+    )
     assert isinstance(data, dict)
     return data
 
@@ -108,7 +110,16 @@ def test_the_log_holds_no_personal_data(server: Server) -> None:
     log = server.log()
     assert "report accepted cpr=150308-****" in log
     for secret in (
-        "1503084232", "2002104230", "1010104238", "0101014230", "0202854232", "1503081234",
-        "Mette", "Sørensen", "mette.sorensen@example.dk", "4520304050", "Tømrer",
+        "1503084232",
+        "2002104230",
+        "1010104238",
+        "0101014230",
+        "0202854232",
+        "1503081234",
+        "Mette",
+        "Sørensen",
+        "mette.sorensen@example.dk",
+        "4520304050",
+        "Tømrer",
     ):
         assert secret not in log

@@ -12,6 +12,7 @@ from lxml import etree
 
 from tests.e2e.conftest import Server
 
+
 def test_the_wsdl_points_at_the_host_the_caller_used(server: Server) -> None:
     url = server.endpoint.replace("127.0.0.1", "localhost")
     response = httpx.get(url + "?wsdl")
@@ -52,19 +53,28 @@ def test_unknown_schema_path_and_method(server: Server) -> None:
 
 def _report(cpr: str) -> dict[str, object]:
     return {
-        "Identifier": {"SystemName": "Vejledningssystem-Aarhus", "SystemTransactionID": str(uuid.uuid4())},
+        "Identifier": {
+            "SystemName": "Vejledningssystem-Aarhus",
+            "SystemTransactionID": str(uuid.uuid4()),
+        },
         "Message": {
             "IndberetningKontaktJobOgUddOenskerRequest": {
                 "ModtagerSystemID": "Vejledningssystem-Aarhus",
                 "CPRNr": cpr,
                 "KommuneInstitutionNummer": 751001,
-                "JobOnsker": {"JobOnsker": "Smed", "JobRegistreringstid": datetime(2026, 11, 1, 10, 0)},
+                "JobOnsker": {
+                    "JobOnsker": "Smed",
+                    "JobRegistreringstid": datetime(2026, 11, 1, 10, 0),
+                },
             }
         },
     }
 
 
-@pytest.mark.parametrize("port", ["IndberetningKontaktJobOgUddOenskerSoap12Port", "IndberetningKontaktJobOgUddOenskerSoapPort"])
+@pytest.mark.parametrize(
+    "port",
+    ["IndberetningKontaktJobOgUddOenskerSoap12Port", "IndberetningKontaktJobOgUddOenskerSoapPort"],
+)
 def test_zeep_sends_an_accepted_and_a_rejected_report(server: Server, port: str) -> None:
     service = zeep.Client(server.endpoint + "?wsdl").bind(
         "IndberetningKontaktJobOgUddOenskerService", port
@@ -75,7 +85,9 @@ def test_zeep_sends_an_accepted_and_a_rejected_report(server: Server, port: str)
     rejected = service.IndberetningKontaktJobOgUddOensker(**_report("2002104230"))
     assert rejected.Message.IndberetningSvar.Ok is False
     assert rejected.Message.IndberetningSvar.Fejl.FejlKode == 14
-    assert rejected.Message.IndberetningSvar.Fejl.FejlTekst == "Den unge findes ikke i Ungedatabasen"
+    assert (
+        rejected.Message.IndberetningSvar.Fejl.FejlTekst == "Den unge findes ikke i Ungedatabasen"
+    )
     assert service.Ping() == "up"
 
 

@@ -49,7 +49,9 @@ def test_institutions_import_is_all_or_nothing_and_idempotent(run, tmp_path: Pat
     assert "line 5: institution_number 461001 also on line 2" in result.output
     assert "nothing was imported" in result.output
 
-    good = write(tmp_path, "good.csv", "institution_number,municipality_code,name\n751002,751,KUI 2\n")
+    good = write(
+        tmp_path, "good.csv", "institution_number,municipality_code,name\n751002,751,KUI 2\n"
+    )
     assert "1 added, 0 changed, 0 unchanged" in run("institutions", "import", good).output
     assert "0 added, 0 changed, 1 unchanged" in run("institutions", "import", good).output
 
@@ -65,9 +67,10 @@ def test_an_institution_needs_a_known_municipality(run, tmp_path: Path) -> None:
 
 def test_a_wrong_header_is_refused(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = write(tmp_path, "p.csv", "cpr,municipality_code,status\n1503084232,751,active\n")
-    assert "header must be exactly cpr,status,municipality_code" in run(
-        "persons", "import", path, ok=False
-    ).output
+    assert (
+        "header must be exactly cpr,status,municipality_code"
+        in run("persons", "import", path, ok=False).output
+    )
 
 
 def test_persons_import_checks_every_row_without_printing_cpr_numbers(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -91,17 +94,24 @@ def test_persons_import_checks_every_row_without_printing_cpr_numbers(run, tmp_p
     assert "line 8: municipality_code 461 is not a known municipality" not in result.output
     for number in ("3102104238", "0101104230", "0202104230"):
         assert number not in result.output
-    ok = write(tmp_path, "ok.csv", "cpr,status,municipality_code\n1010104238,active,751\n0303104230,dead,\n")
+    ok = write(
+        tmp_path,
+        "ok.csv",
+        "cpr,status,municipality_code\n1010104238,active,751\n0303104230,dead,\n",
+    )
     assert "2 added, 0 changed, 0 unchanged" in run("persons", "import", ok).output
     assert "0 added, 0 changed, 2 unchanged" in run("persons", "import", ok).output
 
 
 def test_systems_add_and_list(run) -> None:  # type: ignore[no-untyped-def]
-    result = run("systems", "add", "Nyt-System", "--institution", "751001", "--institution", "101001")
+    result = run(
+        "systems", "add", "Nyt-System", "--institution", "751001", "--institution", "101001"
+    )
     assert "Nyt-System: may report for institution(s) 101001, 751001" in result.output
-    assert "unknown institution number(s): 5" in run(
-        "systems", "add", "X", "--institution", "5", ok=False
-    ).output
+    assert (
+        "unknown institution number(s): 5"
+        in run("systems", "add", "X", "--institution", "5", ok=False).output
+    )
     listing = run("systems", "list").output
     assert "Nyt-System\tinstitutions: 101001, 751001" in listing
     assert "X\t" not in listing

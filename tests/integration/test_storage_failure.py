@@ -30,7 +30,7 @@ def counts(path: str) -> tuple[int, int, int]:
     conn = sqlite3.connect(path)
     try:
         return tuple(  # type: ignore[return-value]
-            conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608
+            conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             for table in ("report_log", "block_history", "current_blocks")
         )
     finally:

@@ -17,8 +17,7 @@ from udb.domain.model import (
     Person,
     PersonStatus,
 )
-from udb.storage import IntegrityError, StorageError, Store, open_store
-from udb.storage import migrations
+from udb.storage import IntegrityError, StorageError, Store, migrations, open_store
 from udb.storage.base import ReportRecord
 
 CPR = "1503084232"
@@ -73,9 +72,13 @@ def test_a_unit_of_work_rolls_back_unless_committed(store: Store) -> None:
 
 
 def test_an_exception_rolls_back(store: Store) -> None:
-    with pytest.raises(RuntimeError), store.unit_of_work() as uow:
-        uow.municipalities.upsert_many([Municipality(461, "Odense")])
-        raise RuntimeError("boom")
+    def write_then_fail() -> None:
+        with store.unit_of_work() as uow:
+            uow.municipalities.upsert_many([Municipality(461, "Odense")])
+            raise RuntimeError("boom")
+
+    with pytest.raises(RuntimeError):
+        write_then_fail()
     with store.unit_of_work() as uow:
         assert 461 not in uow.municipalities.codes()
 

@@ -1,3 +1,4 @@
+# ruff: noqa: E501  (the examples are copied verbatim)
 """Request envelopes for the unit tests, built from the wire example.
 
 ``REQUEST_XML`` is a copy of ``/work/shared/spec/examples/request.xml`` so the
@@ -66,6 +67,28 @@ REQUEST_XML = """\
 </s:Envelope>
 """
 
+#: Copy of examples/fault-schema.xml: an IPL000002 fault as the platform sends it.
+FAULT_EXAMPLE_XML = """\
+<?xml version="1.0" encoding="utf-8"?>
+<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">
+  <s:Body>
+    <s:Fault>
+      <s:Code><s:Value>s:Sender</s:Value></s:Code>
+      <s:Reason><s:Text xml:lang="en">Input error</s:Text></s:Reason>
+      <s:Detail>
+        <ServiceFaultDetailer xmlns="http://ipl.stil.dk/services/udb/indberetningkontaktjoboguddoensker/v1.0">
+          <CorrelationID>3e5f08f7-53c0-4f9e-9743-b83cb8c65f42</CorrelationID>
+          <Timestamp>2026-11-26T10:15:02.118+01:00</Timestamp>
+          <ErrorCode>IPL000002</ErrorCode>
+          <ErrorMessage>The request is invalid according to the schema definition. Check details for further information</ErrorMessage>
+          <Details>line 14, column 52: element KontaktNavn: value is longer than the maximum length 100</Details>
+        </ServiceFaultDetailer>
+      </s:Detail>
+    </s:Fault>
+  </s:Body>
+</s:Envelope>
+"""
+
 #: A WS-Security header block as the live platform's clients send it
 #: (shortened from examples/signed-request.xml; the service does not process it yet).
 SECURITY_HEADER = """\
@@ -114,11 +137,11 @@ def request_text(
         pattern = _element(local)
         if not pattern.search(text):
             raise KeyError(local)
-        text = pattern.sub(lambda m, v=value: f"<{m[1]}:{local}{m[2]}>{v}</{m[1]}:{local}>", text)
+        text = pattern.sub(lambda m, n=local, v=value: f"<{m[1]}:{n}{m[2]}>{v}</{m[1]}:{n}>", text)
     for local in remove:
         block = re.compile(
-            rf"^[ \t]*<(\w+):{local}(?=[\s>/])[^\n]*?</\1:{local}>\n"
-            rf"|^[ \t]*<(\w+):{local}>\n.*?</\2:{local}>\n",
+            rf"^([ \t]*)<(\w+):{local}>\n.*?^\1</\2:{local}>\n"
+            rf"|^[ \t]*<(\w+):{local}(?=[\s>/])[^\n]*?</\3:{local}>\n",
             re.MULTILINE | re.DOTALL,
         )
         text, count = block.subn("", text, count=1)

@@ -42,9 +42,7 @@ def open_migrated(url: str) -> Store:
 def report_errors(errors: Sequence[RowError], what: str) -> None:
     for error in errors:
         click.echo(f"  {error}", err=True)
-    raise click.ClickException(
-        f"{len(errors)} problem(s) in {what}; nothing was imported"
-    )
+    raise click.ClickException(f"{len(errors)} problem(s) in {what}; nothing was imported")
 
 
 def report_import(result: ImportResult, what: str) -> None:

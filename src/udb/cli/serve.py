@@ -110,7 +110,9 @@ def serve(
             database_url=database_url,
             threads=threads,
             max_body_bytes=max_body_bytes,
-            future_tolerance=None if future_tolerance is None else timedelta(seconds=future_tolerance),
+            future_tolerance=None
+            if future_tolerance is None
+            else timedelta(seconds=future_tolerance),
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc

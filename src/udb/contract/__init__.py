@@ -15,9 +15,9 @@ rewritten to the host the caller used.
 from __future__ import annotations
 
 import threading
-from typing import Any
 from functools import cache
 from importlib import resources
+from typing import Any
 
 from lxml import etree
 
@@ -46,9 +46,7 @@ def _file(name: str) -> bytes:
 class _PackageResolver(etree.Resolver):
     """Resolve schema imports from the package's own files, and nothing else."""
 
-    def resolve(
-        self, system_url: str | None, public_id: str | None, context: object
-    ) -> Any:
+    def resolve(self, system_url: str | None, public_id: str | None, context: object) -> Any:
         name = (system_url or "").rsplit("/", 1)[-1]
         if name in SCHEMA_FILES:
             return self.resolve_string(_file(name), context, base_url=name)
@@ -95,8 +93,6 @@ def known_elements() -> frozenset[str]:
         if isinstance(found, list):
             names.update(str(n) for n in found)
     return frozenset(names)
-
-
 
 
 def _served(name: str, endpoint_url: str) -> bytes:

@@ -114,55 +114,76 @@ def reason(entry: etree._LogEntry) -> str:
         return f"{subject}: not expected here; no further element is allowed"
     if kind == "SCHEMAV_CVC_ELT_1":
         return f"{subject}: not an operation of this service"
-    if kind in ("SCHEMAV_CVC_COMPLEX_TYPE_3_2_1", "SCHEMAV_CVC_COMPLEX_TYPE_3_2_2"):
+    if kind in (
+        "SCHEMAV_CVC_COMPLEX_TYPE_3_2_1",
+        "SCHEMAV_CVC_COMPLEX_TYPE_3_2_2",
+        "SCHEMAV_CVC_TYPE_3_1_1",  # an attribute on an element of simple type
+    ):
         return f"{subject}: attributes are not allowed here"
-    if kind in ("SCHEMAV_CVC_COMPLEX_TYPE_2_3", "SCHEMAV_CVC_TYPE_3_1_2"):
+    if kind == "SCHEMAV_CVC_COMPLEX_TYPE_2_3":
         return f"{subject}: text is not allowed here, only child elements"
     if kind in ("SCHEMAV_CVC_COMPLEX_TYPE_2_1", "SCHEMAV_CVC_ELT_3_2_1"):
         return f"{subject}: must be empty"
-    if kind in ("SCHEMAV_CVC_COMPLEX_TYPE_2_2", "SCHEMAV_CVC_TYPE_3_1_1"):
+    # TYPE_3_1_2: a child element inside an element of simple type
+    if kind in ("SCHEMAV_CVC_COMPLEX_TYPE_2_2", "SCHEMAV_CVC_TYPE_3_1_2"):
         return f"{subject}: child elements are not allowed here, only text"
     readable = kind.removeprefix("SCHEMAV_").replace("_", " ").lower()
     return f"{subject}: is not valid according to the schema ({readable})"
 
 
 def _element_at(root: etree._Element, path: str | None) -> etree._Element | None:
-    """The element a libxml2 error path (``/p:A/p:B[2]/p:C``) names below ``root``."""
+    """The element a libxml2 error path (``/p:A/p:B[2]/p:C``) names below ``root``.
+
+    An element in a default namespace (no prefix) is written ``*``, its index
+    counting all element siblings (``/p:A/*/*[2]``).
+    """
     if not path or not path.startswith("/"):
         return None
     segments = path.strip("/").split("/")
     node = root
     first = _SEGMENT.match(segments[0])
-    if first is None or etree.QName(node).localname != first[1]:
+    if first is None or first[1] not in ("*", etree.QName(node).localname):
         return None
     for segment in segments[1:]:
         match = _SEGMENT.match(segment)
         if match is None:
             return None
         local, index = match[1], int(match[2] or 1)
-        same = [c for c in node if isinstance(c.tag, str) and etree.QName(c).localname == local]
+        same = [
+            c for c in node if isinstance(c.tag, str) and local in ("*", etree.QName(c).localname)
+        ]
         if len(same) < index:
             return None
         node = same[index - 1]
     return node
 
 
-def _column(element: etree._Element, lines: list[str]) -> int:
-    """1-based column of ``element``'s start tag on its line (1 if not found)."""
+def _start_tag(element: etree._Element, lines: list[str]) -> tuple[int, int] | None:
+    """1-based line and column where ``element``'s start tag begins (None if not found).
+
+    libxml2 records the line on which a start tag *ends*; a start tag written
+    over several lines (attributes on lines of their own) begins further up.
+    """
     line_no = element.sourceline or 0
     if not 0 < line_no <= len(lines):
-        return 1
+        return None
     tag = etree.QName(element).localname
     if element.prefix:
         tag = f"{element.prefix}:{tag}"
     before = 0
-    for other in element.getroottree().iter(element.tag):
+    for other in element.getroottree().iter(str(element.tag)):
         if other is element:
             break
         if other.sourceline == line_no and other.prefix == element.prefix:
             before += 1
-    starts = [m.start() for m in re.finditer(f"<{re.escape(tag)}(?=[\\s/>])", lines[line_no - 1])]
-    return starts[before] + 1 if before < len(starts) else 1
+    text = "\n".join(lines[:line_no])
+    last_line = text.rfind("\n") + 1
+    start_tag = re.compile(f"<{re.escape(tag)}(?=[\\s/>])(?:[^>\"']|\"[^\"]*\"|'[^']*')*>")
+    starts = [m.start() for m in start_tag.finditer(text) if m.end() > last_line]
+    if before >= len(starts):
+        return None
+    start = starts[before]
+    return text.count("\n", 0, start) + 1, start - (text.rfind("\n", 0, start) + 1) + 1
 
 
 def source_lines(source: bytes, encoding: str | None) -> list[str]:
@@ -170,7 +191,8 @@ def source_lines(source: bytes, encoding: str | None) -> list[str]:
         text = source.decode(encoding or "utf-8", errors="replace")
     except LookupError:
         text = source.decode("utf-8", errors="replace")
-    return text.splitlines()
+    # libxml2 counts lines at LF only (not at a lone CR, NEL or U+2028)
+    return text.split("\n")
 
 
 def describe(
@@ -183,13 +205,21 @@ def describe(
     for entry in errors:
         element = _element_at(root, entry.path)
         line = entry.line or (element.sourceline if element is not None else 0) or 1
-        column = _column(element, lines) if element is not None else 1
         key = (line, entry.path or "")
         if key in seen:  # libxml2 reports a bad pattern and then the bad type
             continue
         seen.add(key)
+        start = _start_tag(element, lines) if element is not None else None
+        line, column = start or (line, 1)
         found.append(Violation(line, column, reason(entry)))
     return found
+
+
+def at(element: etree._Element, source: bytes, reason: str) -> Violation:
+    """A violation at the start tag of ``element`` in ``source``."""
+    lines = source_lines(source, element.getroottree().docinfo.encoding)
+    line, column = _start_tag(element, lines) or (element.sourceline or 1, 1)
+    return Violation(line, column, reason)
 
 
 def syntax_violation(exc: etree.XMLSyntaxError) -> Violation:

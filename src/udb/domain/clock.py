@@ -8,7 +8,7 @@ time).
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 DANISH_TZ = ZoneInfo("Europe/Copenhagen")
@@ -26,7 +26,7 @@ def to_instant(value: datetime) -> datetime:
     """
     if value.tzinfo is None or value.utcoffset() is None:
         value = value.replace(tzinfo=DANISH_TZ, fold=0)
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def danish_date(instant: datetime) -> date:
@@ -38,7 +38,7 @@ def danish_date(instant: datetime) -> date:
 
 def utc_now() -> datetime:
     """The current instant, aware, in UTC."""
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 ZERO = timedelta(0)

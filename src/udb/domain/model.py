@@ -11,7 +11,7 @@ import enum
 import hashlib
 import json
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 
 class PersonStatus(enum.Enum):
@@ -131,8 +131,9 @@ class Report:
         XML spelled them (prefixes, whitespace between elements, the zone in
         which a time was written).
         """
+
         def instant(value: datetime) -> str:
-            return value.astimezone(timezone.utc).isoformat()
+            return value.astimezone(UTC).isoformat()
 
         doc = {
             "modtager": self.modtager_system_id,

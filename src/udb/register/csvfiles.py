@@ -47,9 +47,7 @@ class _Bad(ValueError):
     pass
 
 
-def _rows(
-    path: Path, header: tuple[str, ...]
-) -> Iterator[tuple[int, dict[str, str] | RowError]]:
+def _rows(path: Path, header: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str] | RowError]]:
     """(line number, row or error) for each data row; :class:`_Bad` for a bad header."""
     with path.open(encoding="utf-8-sig", newline="") as handle:
         reader = csv.reader(handle)

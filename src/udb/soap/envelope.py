@@ -22,7 +22,7 @@ from lxml import etree
 
 from udb import ns, safexml
 from udb.contract import validate
-from udb.contract.violations import Violation, syntax_violation
+from udb.contract.violations import Violation, at, syntax_violation
 from udb.soap.faults import InvalidRequest
 from udb.soap.version import SoapVersion
 
@@ -37,21 +37,19 @@ class Envelope:
     payload: etree._Element
 
 
-def _at(element: etree._Element, reason: str) -> InvalidRequest:
-    return InvalidRequest([Violation(element.sourceline or 1, 1, reason)])
-
-
-def _elements(parent: etree._Element) -> list[etree._Element]:
+def _elements(parent: etree._Element, source: bytes) -> list[etree._Element]:
+    """The element children of an envelope part; text beside them is refused."""
+    name = etree.QName(parent).localname
     children = []
     for child in parent:
         if isinstance(child.tag, str):
             children.append(child)
         elif not isinstance(child, etree._Comment | etree._ProcessingInstruction):
-            raise _at(child, f"unexpected content in {etree.QName(parent).localname}")
+            raise InvalidRequest([at(parent, source, f"unexpected content in {name}")])
         if child.tail and child.tail.strip():
-            raise _at(parent, f"text is not allowed in {etree.QName(parent).localname}")
+            raise InvalidRequest([at(parent, source, f"text is not allowed in {name}")])
     if parent.text and parent.text.strip():
-        raise _at(parent, f"text is not allowed in {etree.QName(parent).localname}")
+        raise InvalidRequest([at(parent, source, f"text is not allowed in {name}")])
     return children
 
 
@@ -73,31 +71,34 @@ def read(data: bytes, version: SoapVersion) -> Envelope:
     except safexml.UnsafeXml as exc:
         raise InvalidRequest([Violation(exc.line, exc.column, exc.reason)]) from None
 
+    def refuse(element: etree._Element, reason: str) -> InvalidRequest:
+        return InvalidRequest([at(element, data, reason)])
+
     qname = etree.QName(root)
     other = SoapVersion.for_envelope_ns(qname.namespace)
     if qname.localname != "Envelope" or other is None:
-        raise _at(root, "the document is not a SOAP envelope")
+        raise refuse(root, "the document is not a SOAP envelope")
     if other is not version:
-        raise _at(
+        raise refuse(
             root,
             f"a SOAP {other.value} envelope was sent with the SOAP {version.value} "
             f"content type {version.content_type.split(';')[0]}",
         )
     env = version.envelope_ns
-    children = _elements(root)
+    children = _elements(root, data)
     header: etree._Element | None = None
     if children and children[0].tag == ns.qname(env, "Header"):
         header = children.pop(0)
     if len(children) != 1 or children[0].tag != ns.qname(env, "Body"):
-        raise _at(root, "the envelope must hold an optional Header and then one Body")
+        raise refuse(root, "the envelope must hold an optional Header and then one Body")
     body = children[0]
-    payload = _elements(body)
+    payload = _elements(body, data)
     if len(payload) != 1:
-        raise _at(body, "the Body must hold exactly one element")
+        raise refuse(body, "the Body must hold exactly one element")
     if header is not None:
-        for block in _elements(header):
+        for block in _elements(header, data):
             if _must_understand(block, version) and block.tag not in UNDERSTOOD_HEADERS:
-                raise _at(
+                raise refuse(
                     block,
                     f"header block {etree.QName(block).localname} is marked mustUnderstand "
                     "but is not supported by this service",

@@ -145,7 +145,7 @@ def spec_for(exc: BaseException) -> FaultSpec:
     if isinstance(exc, Fault):
         return exc.spec
     for cls in type(exc).__mro__:
-        spec = SERVICE_FAULTS.get(cls)  # type: ignore[call-overload]
+        spec = SERVICE_FAULTS.get(cls)
         if spec is not None:
             return spec
     return INTERNAL
@@ -174,15 +174,15 @@ def build(
 ) -> bytes:
     """A fault envelope::
 
-        <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">
-          <s:Body><s:Fault>
-            <s:Code><s:Value>s:Sender</s:Value></s:Code>
-            <s:Reason><s:Text xml:lang="en">Input error</s:Text></s:Reason>
-            <s:Detail><ServiceFaultDetailer xmlns="...ipl ns...">
-              <CorrelationID/><Timestamp/><ErrorCode/><ErrorMessage/><Details/>
-            </ServiceFaultDetailer></s:Detail>
-          </s:Fault></s:Body>
-        </s:Envelope>
+    <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">
+      <s:Body><s:Fault>
+        <s:Code><s:Value>s:Sender</s:Value></s:Code>
+        <s:Reason><s:Text xml:lang="en">Input error</s:Text></s:Reason>
+        <s:Detail><ServiceFaultDetailer xmlns="...ipl ns...">
+          <CorrelationID/><Timestamp/><ErrorCode/><ErrorMessage/><Details/>
+        </ServiceFaultDetailer></s:Detail>
+      </s:Fault></s:Body>
+    </s:Envelope>
     """
     env = version.envelope_ns
     envelope = etree.Element(ns.qname(env, "Envelope"), nsmap={"s": env})
@@ -190,9 +190,13 @@ def build(
     fault = etree.SubElement(body, ns.qname(env, "Fault"))
     code = f"s:{spec.code.qualified(version)}"
     if version is SoapVersion.SOAP12:
-        value = etree.SubElement(etree.SubElement(fault, ns.qname(env, "Code")), ns.qname(env, "Value"))
+        value = etree.SubElement(
+            etree.SubElement(fault, ns.qname(env, "Code")), ns.qname(env, "Value")
+        )
         value.text = code
-        text = etree.SubElement(etree.SubElement(fault, ns.qname(env, "Reason")), ns.qname(env, "Text"))
+        text = etree.SubElement(
+            etree.SubElement(fault, ns.qname(env, "Reason")), ns.qname(env, "Text")
+        )
         text.set(ns.qname(ns.XML, "lang"), "en")
         text.text = spec.reason
         detail = etree.SubElement(fault, ns.qname(env, "Detail"))
@@ -200,7 +204,9 @@ def build(
         etree.SubElement(fault, "faultcode").text = code
         etree.SubElement(fault, "faultstring").text = spec.reason
         detail = etree.SubElement(fault, "detail")
-    detailer = etree.SubElement(detail, ns.qname(ns.IPL, "ServiceFaultDetailer"), nsmap={None: ns.IPL})
+    detailer = etree.SubElement(
+        detail, ns.qname(ns.IPL, "ServiceFaultDetailer"), nsmap={None: ns.IPL}
+    )
     for name, content in (
         ("CorrelationID", correlation_id),
         ("Timestamp", timestamp(now)),

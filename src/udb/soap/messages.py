@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from lxml import etree
 
@@ -23,9 +23,7 @@ from udb.soap.version import SoapVersion
 REPORT = ns.qname(ns.IPL, "IndberetningKontaktJobOgUddOenskerRequest")
 PING = ns.qname(ns.IPL, "Ping")
 
-_DATETIME = re.compile(
-    r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?"
-)
+_DATETIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?")
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +73,7 @@ def parse_datetime(element: etree._Element) -> datetime:
         zone = match[8]
         tz = None
         if zone == "Z":
-            tz = timezone.utc
+            tz = UTC
         elif zone:
             sign = 1 if zone[0] == "+" else -1
             tz = timezone(sign * timedelta(hours=int(zone[1:3]), minutes=int(zone[4:6])))
@@ -144,9 +142,7 @@ def read_report(payload: etree._Element) -> Report:
 def _child(parent: etree._Element, local: str) -> etree._Element:
     child = parent.find(_u(local))
     if child is None:
-        raise InvalidRequest(
-            [Violation(parent.sourceline or 1, 1, f"element {local} is missing")]
-        )
+        raise InvalidRequest([Violation(parent.sourceline or 1, 1, f"element {local} is missing")])
     return child
 
 

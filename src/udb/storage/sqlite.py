@@ -20,8 +20,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from contextlib import contextmanager, suppress
+from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
 
@@ -63,12 +63,12 @@ def ts(value: datetime) -> str:
     """An aware datetime as stored: UTC, fixed width, sortable."""
     if value.tzinfo is None:
         raise ValueError("only aware datetimes are stored")
-    utc = value.astimezone(timezone.utc).replace(tzinfo=None)
+    utc = value.astimezone(UTC).replace(tzinfo=None)
     return utc.isoformat(timespec="microseconds") + "Z"
 
 
 def from_ts(text: str) -> datetime:
-    return datetime.fromisoformat(text[:-1]).replace(tzinfo=timezone.utc)
+    return datetime.fromisoformat(text[:-1]).replace(tzinfo=UTC)
 
 
 @contextmanager
@@ -133,19 +133,15 @@ class SqliteStore(Store):
             with self._lock:
                 if conn in self._all:
                     self._all.remove(conn)
-            try:
+            with suppress(sqlite3.Error):
                 conn.close()
-            except sqlite3.Error:
-                pass
 
     def close(self) -> None:
         with self._lock:
             conns, self._all = self._all, []
         for conn in conns:
-            try:
+            with suppress(sqlite3.Error):
                 conn.close()
-            except sqlite3.Error:  # pragma: no cover - closing a broken connection
-                pass
         self._local = threading.local()
 
     # Store ---------------------------------------------------------------
@@ -173,7 +169,7 @@ class SqliteStore(Store):
                         conn.execute(
                             "INSERT INTO schema_migrations (version, name, applied_at)"
                             " VALUES (?, ?, ?)",
-                            (migration.version, migration.name, ts(datetime.now(timezone.utc))),
+                            (migration.version, migration.name, ts(datetime.now(UTC))),
                         )
                         applied.append(migration.version)
                     conn.execute("COMMIT")

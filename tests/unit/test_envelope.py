@@ -1,0 +1,209 @@
+"""Reading request envelopes: SOAP version, shape, headers."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.unit.xmlsamples import (
+    CPR,
+    PING_XML,
+    REQUEST_XML,
+    SOAP11_ENV,
+    SOAP12_ENV,
+    request,
+    request_text,
+    security_header,
+)
+from udb import ns
+from udb.soap import envelope
+from udb.soap.faults import SCHEMA, InvalidRequest
+from udb.soap.version import SoapVersion
+
+V12, V11 = SoapVersion.SOAP12, SoapVersion.SOAP11
+REPORT = ns.qname(ns.IPL, "IndberetningKontaktJobOgUddOenskerRequest")
+
+
+def refused(data: bytes | str, version: SoapVersion = V12) -> str:
+    """The single reason a refused envelope was given."""
+    if isinstance(data, str):
+        data = data.encode("utf-8")
+    with pytest.raises(InvalidRequest) as caught:
+        envelope.read(data, version)
+    assert caught.value.spec is SCHEMA
+    (violation,) = caught.value.violations
+    return violation.reason
+
+
+@pytest.mark.parametrize(("version", "soap11"), [(V12, False), (V11, True)])
+def test_request_is_read_in_both_versions(version: SoapVersion, soap11: bool) -> None:
+    env = envelope.read(request(soap11=soap11), version)
+    assert env.version is version
+    assert env.payload.tag == REPORT
+    assert env.header is not None
+    assert len(env.header) == 0
+
+
+def test_header_is_optional() -> None:
+    env = envelope.read(request_text().replace("  <s:Header/>\n", "").encode(), V12)
+    assert env.header is None
+    assert env.payload.tag == REPORT
+
+
+def test_ping_is_read() -> None:
+    assert envelope.read(PING_XML.encode(), V12).payload.tag == ns.qname(ns.IPL, "Ping")
+
+
+@pytest.mark.parametrize(
+    ("soap11", "version", "sent", "asked"),
+    [(True, V12, "1.1", "1.2"), (False, V11, "1.2", "1.1")],
+    ids=["1.1-envelope-as-1.2", "1.2-envelope-as-1.1"],
+)
+def test_envelope_version_must_match_content_type(
+    soap11: bool, version: SoapVersion, sent: str, asked: str
+) -> None:
+    reason = refused(request(soap11=soap11), version)
+    assert f"SOAP {sent} envelope" in reason
+    assert f"SOAP {asked} content type" in reason
+    assert version.content_type.split(";")[0] in reason
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        "<Envelope/>",
+        f'<s:Envelope xmlns:s="urn:{CPR}"><s:Body/></s:Envelope>',
+        f'<s:Body xmlns:s="{SOAP12_ENV}"><x/></s:Body>',
+        f'<s:Header xmlns:s="{SOAP12_ENV}"/>',
+        REQUEST_XML.replace("s:Envelope", "s:Umschlag"),
+    ],
+    ids=["no-namespace", "other-namespace", "body-as-root", "header-as-root", "other-name"],
+)
+def test_not_an_envelope(document: str) -> None:
+    reason = refused(document)
+    assert reason == "the document is not a SOAP envelope"
+    assert CPR not in reason
+
+
+def _envelope(body: str, header: str = "") -> str:
+    return f'<s:Envelope xmlns:s="{SOAP12_ENV}">{header}<s:Body>{body}</s:Body></s:Envelope>'
+
+
+PING = f'<v1:Ping xmlns:v1="{ns.IPL}"/>'
+
+
+@pytest.mark.parametrize(
+    ("document", "expected"),
+    [
+        (_envelope(""), "the Body must hold exactly one element"),
+        (_envelope("<!-- only a comment -->"), "the Body must hold exactly one element"),
+        (_envelope(PING + PING), "the Body must hold exactly one element"),
+        (_envelope(f"{CPR}{PING}"), "text is not allowed in Body"),
+        (_envelope(f"{PING}{CPR}"), "text is not allowed in Body"),
+        (
+            f'<s:Envelope xmlns:s="{SOAP12_ENV}"><s:Header/></s:Envelope>',
+            "the envelope must hold an optional Header and then one Body",
+        ),
+        (
+            f'<s:Envelope xmlns:s="{SOAP12_ENV}"><s:Body>{PING}</s:Body><s:Header/></s:Envelope>',
+            "the envelope must hold an optional Header and then one Body",
+        ),
+        (
+            f'<s:Envelope xmlns:s="{SOAP12_ENV}"><s:Body>{PING}</s:Body><s:Body/></s:Envelope>',
+            "the envelope must hold an optional Header and then one Body",
+        ),
+        (
+            f'<s:Envelope xmlns:s="{SOAP12_ENV}"><x/><s:Body>{PING}</s:Body></s:Envelope>',
+            "the envelope must hold an optional Header and then one Body",
+        ),
+        (
+            f'<s:Envelope xmlns:s="{SOAP12_ENV}">{CPR}<s:Body>{PING}</s:Body></s:Envelope>',
+            "text is not allowed in Envelope",
+        ),
+    ],
+    ids=[
+        "empty-body",
+        "comment-only-body",
+        "two-elements",
+        "text-before",
+        "text-after",
+        "no-body",
+        "header-after-body",
+        "two-bodies",
+        "other-element",
+        "text-in-envelope",
+    ],
+)
+def test_envelope_shape(document: str, expected: str) -> None:
+    reason = refused(document)
+    assert reason == expected
+    assert CPR not in reason
+
+
+@pytest.mark.parametrize(
+    ("version", "soap11", "value"),
+    [(V12, False, "1"), (V12, False, "true"), (V11, True, "1")],
+)
+def test_must_understand_header_is_refused(version: SoapVersion, soap11: bool, value: str) -> None:
+    data = request(soap11=soap11, header=security_header(value))
+    reason = refused(data, version)
+    assert reason == (
+        "header block Security is marked mustUnderstand but is not supported by this service"
+    )
+
+
+@pytest.mark.parametrize(("version", "soap11"), [(V12, False), (V11, True)])
+@pytest.mark.parametrize("value", ["0", "false"])
+def test_header_not_marked_must_understand_is_ignored(
+    version: SoapVersion, soap11: bool, value: str
+) -> None:
+    env = envelope.read(request(soap11=soap11, header=security_header(value)), version)
+    assert env.header is not None
+    assert env.payload.tag == REPORT
+
+
+def test_must_understand_of_the_other_soap_version_does_not_count() -> None:
+    header = security_header("1").replace(
+        's:mustUnderstand="1"', f'xmlns:o11="{SOAP11_ENV}" o11:mustUnderstand="1"'
+    )
+    env = envelope.read(request(header=header), V12)
+    assert env.payload.tag == REPORT
+
+
+def test_comments_are_allowed_everywhere() -> None:
+    text = (
+        request_text()
+        .replace("<s:Header/>", "<!-- h --><s:Header><!-- in header --></s:Header><!-- h -->")
+        .replace("<s:Body>", "<s:Body><!-- before payload -->")
+        .replace("</s:Body>", "<!-- after payload --></s:Body>")
+        .replace("<udb:CPRNr>", "<!-- before CPR --><udb:CPRNr>")
+    )
+    text = text.replace("?>\n", "?>\n<!-- prolog -->\n", 1) + "<!-- epilog -->\n"
+    env = envelope.read(text.encode("utf-8"), V12)
+    assert env.payload.tag == REPORT
+
+
+def test_schema_violation_of_payload_is_invalid_request() -> None:
+    with pytest.raises(InvalidRequest) as caught:
+        envelope.read(request(replace={"CPRNr": "12345"}), V12)
+    (violation,) = caught.value.violations
+    assert violation.reason == "element CPRNr: value must be exactly 10 digits 0-9"
+    assert "12345" not in str(caught.value)
+
+
+def test_malformed_xml_is_invalid_request_without_the_input() -> None:
+    data = request(replace={"KontaktNavn": "Mette & Co"})
+    with pytest.raises(InvalidRequest) as caught:
+        envelope.read(data, V12)
+    (violation,) = caught.value.violations
+    assert violation.reason.startswith("the request is not well-formed XML")
+    assert "Mette" not in violation.reason
+    assert violation.line == 18
+
+
+def test_dtd_is_invalid_request() -> None:
+    data = (
+        b'<?xml version="1.0"?><!DOCTYPE s:Envelope [<!ENTITY e "x">]>'
+        + request().split(b"?>", 1)[1]
+    )
+    reason = refused(data)
+    assert reason == "a document type declaration (DTD) is not allowed"

@@ -23,7 +23,7 @@ run: install
 	$(BIN)/udb serve
 
 test: install
-	$(BIN)/python -m pytest -n 2 --dist loadfile tests
+	$(BIN)/python -m pytest -n 2 --dist loadfile --doctest-modules src tests
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
 

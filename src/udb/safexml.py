@@ -7,7 +7,10 @@
 * libxml2's default limits stay on (``huge_tree`` off): nesting deeper than
   256 levels and oversized text nodes are errors, not work;
 * the size of the input is bounded by the caller before parsing (the HTTP
-  layer stops reading at the configured body limit).
+  layer stops reading at the configured body limit);
+* comments and processing instructions are dropped while parsing, so a value
+  written as ``150308<!--x-->4232`` reads as the one text the schema validated
+  (``1503084232``), never as the part before the comment.
 
 lxml parsers are not shared between threads; each thread gets its own.
 """
@@ -19,7 +22,7 @@ from typing import Any
 
 from lxml import etree
 
-__all__ = ["UnsafeXml", "XmlSyntaxError", "parse"]
+__all__ = ["UnsafeXml", "XmlSyntaxError", "hardened_parser", "parse"]
 
 XmlSyntaxError = etree.XMLSyntaxError
 
@@ -50,19 +53,31 @@ class _NothingFromOutside(etree.Resolver):
 _local = threading.local()
 
 
+def hardened_parser(resolver: etree.Resolver | None = None) -> etree.XMLParser:
+    """A new parser with the settings above.
+
+    ``resolver`` answers requests for external documents; by default nothing
+    from outside is ever read. Only the contract's schema loader passes its own
+    (which serves the package's XSD files and nothing else).
+    """
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        collect_ids=False,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    parser.resolvers.add(resolver or _NothingFromOutside())
+    return parser
+
+
 def _parser() -> etree.XMLParser:
     parser: etree.XMLParser | None = getattr(_local, "parser", None)
     if parser is None:
-        parser = etree.XMLParser(
-            resolve_entities=False,
-            no_network=True,
-            load_dtd=False,
-            dtd_validation=False,
-            huge_tree=False,
-            collect_ids=False,
-        )
-        parser.resolvers.add(_NothingFromOutside())
-        _local.parser = parser
+        parser = _local.parser = hardened_parser()
     return parser
 
 

@@ -43,8 +43,8 @@ def assert_valid(element: etree._Element) -> None:
 
 
 def report(**edit: object) -> Report:
-    payload = envelope.read(request(**edit), SoapVersion.SOAP12).payload  # type: ignore[arg-type]
-    return messages.read_report(payload)
+    read = envelope.read(request(**edit), SoapVersion.SOAP12)  # type: ignore[arg-type]
+    return messages.read_report(read.payload, read.source)
 
 
 def test_example_report_is_read() -> None:
@@ -107,10 +107,12 @@ def test_times_outside_the_representable_range_are_invalid_requests(text: str) -
     (violation,) = caught.value.violations
     assert violation.reason == (
         "element JobRegistreringstid: value is not a date and time that can be processed "
-        "(years 0001-9999 in UTC)"
+        "(it must fall within the years 0001-9999 in UTC)"
     )
     assert text not in str(caught.value)
-    assert violation.line == position(request_text(), "<udb:JobRegistreringstid>")[0]
+    assert (violation.line, violation.column) == position(
+        request_text(), "<udb:JobRegistreringstid>"
+    )
 
 
 @pytest.mark.parametrize(

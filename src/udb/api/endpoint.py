@@ -16,7 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from udb.contract.violations import Violation
+from lxml import etree
+
+from udb.contract.violations import Violation, at, element_name
 from udb.domain.clock import utc_now
 from udb.domain.model import Submission
 from udb.service import reports
@@ -80,9 +82,21 @@ class Endpoint:
                 reply = Reply(
                     200, version.content_type, messages.ping_response(version, up), correlation_id
                 )
-            else:
+            elif request.payload.tag == messages.REPORT:
                 operation = "Indberetning"
                 reply = self._report(request, correlation_id, received_at)
+            else:
+                name = element_name(etree.QName(request.payload).localname)
+                raise faults.InvalidRequest(
+                    [
+                        at(
+                            request.payload,
+                            body,
+                            f"{name} is not an operation of this service; the Body must hold "
+                            "IndberetningKontaktJobOgUddOenskerRequest or Ping",
+                        )
+                    ]
+                )
         except (faults.Fault, ServiceError) as exc:
             reply = self.fault(version, exc, correlation_id)
         except Exception as exc:
@@ -106,7 +120,7 @@ class Endpoint:
         submission = Submission(
             system_name=identifier.system_name,
             system_transaction_id=identifier.system_transaction_id,
-            report=messages.read_report(request.payload),
+            report=messages.read_report(request.payload, request.source),
             received_at=received_at,
             correlation_id=correlation_id,
         )

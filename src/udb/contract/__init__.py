@@ -54,8 +54,7 @@ class _PackageResolver(etree.Resolver):
 
 
 def _compile() -> etree.XMLSchema:
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False)
-    parser.resolvers.add(_PackageResolver())
+    parser = safexml.hardened_parser(_PackageResolver())
     doc = etree.fromstring(_file(_ROOT_SCHEMA), parser=parser, base_url=_ROOT_SCHEMA)
     return etree.XMLSchema(doc.getroottree())
 

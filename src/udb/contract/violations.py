@@ -59,7 +59,8 @@ def _local(qualified: str) -> str:
     return qualified.rsplit("}", 1)[-1].rsplit(":", 1)[-1]
 
 
-def _name(local: str) -> str:
+def element_name(local: str) -> str:
+    """``element NAME`` for a name the contract declares; never echoes another name."""
     return f"element {local}" if local in _declared() else "an element not in the contract"
 
 
@@ -89,7 +90,7 @@ def reason(entry: etree._LogEntry) -> str:
     match = _ELEMENT.match(message)
     local = match[1] if match else ""
     local = _local(local)
-    subject = _name(local) if local else "the request"
+    subject = element_name(local) if local else "the request"
     kind = entry.type_name
     if kind == "SCHEMAV_CVC_MAXLENGTH_VALID":
         return f"{subject}: value is longer than the maximum length {_limit(message)}"

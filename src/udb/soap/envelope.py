@@ -35,6 +35,8 @@ class Envelope:
     version: SoapVersion
     header: etree._Element | None
     payload: etree._Element
+    #: the raw request, to locate problems found after validation
+    source: bytes = b""
 
 
 def _elements(parent: etree._Element, source: bytes) -> list[etree._Element]:
@@ -54,8 +56,8 @@ def _elements(parent: etree._Element, source: bytes) -> list[etree._Element]:
 
 
 def _must_understand(block: etree._Element, version: SoapVersion) -> bool:
-    value = block.get(ns.qname(version.envelope_ns, "mustUnderstand"))
-    return value in ("1", "true")
+    value = block.get(ns.qname(version.envelope_ns, "mustUnderstand"), "")
+    return value.strip() in ("1", "true")  # xs:boolean, whitespace collapsed
 
 
 def read(data: bytes, version: SoapVersion) -> Envelope:
@@ -106,4 +108,4 @@ def read(data: bytes, version: SoapVersion) -> Envelope:
     violations = validate(payload[0], data)
     if violations:
         raise InvalidRequest(violations)
-    return Envelope(version, header, payload[0])
+    return Envelope(version, header, payload[0], data)

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from lxml import etree
 
 from udb import ns
-from udb.contract.violations import Violation
+from udb.contract.violations import Violation, at
 from udb.domain.clock import to_instant
 from udb.domain.model import Contact, EducationWish, JobWish, Outcome, Report
 from udb.soap.faults import InvalidRequest
@@ -54,7 +54,7 @@ def _required(parent: etree._Element, tag: str) -> str:
     return value
 
 
-def parse_datetime(element: etree._Element) -> datetime:
+def parse_datetime(element: etree._Element, source: bytes = b"") -> datetime:
     """An xs:dateTime (as the contract restricts it) as an aware instant in UTC.
 
     A value without offset is Danish local time; ``24:00:00`` is midnight at
@@ -81,16 +81,11 @@ def parse_datetime(element: etree._Element) -> datetime:
         return to_instant(value)
     except (ValueError, OverflowError):
         local = etree.QName(element).localname
-        raise InvalidRequest(
-            [
-                Violation(
-                    element.sourceline or 1,
-                    1,
-                    f"element {local}: value is not a date and time that can be processed "
-                    "(years 0001-9999 in UTC)",
-                )
-            ]
-        ) from None
+        reason = (
+            f"element {local}: value is not a date and time that can be processed "
+            "(it must fall within the years 0001-9999 in UTC)"
+        )
+        raise InvalidRequest([at(element, source, reason)]) from None
 
 
 def read_identifier(payload: etree._Element) -> Identifier:
@@ -102,8 +97,12 @@ def read_identifier(payload: etree._Element) -> Identifier:
     )
 
 
-def read_report(payload: etree._Element) -> Report:
-    """The business request inside ``Message`` of a validated wrapper."""
+def read_report(payload: etree._Element, source: bytes = b"") -> Report:
+    """The business request inside ``Message`` of a validated wrapper.
+
+    ``source`` is the raw request, to locate a value that passed the schema but
+    cannot be processed (a time outside the years 0001-9999 in UTC).
+    """
     request = payload.find(f"{_i('Message')}/{_u('IndberetningKontaktJobOgUddOenskerRequest')}")
     if request is None:
         raise InvalidRequest([Violation(payload.sourceline or 1, 1, "Message is missing")])
@@ -115,19 +114,19 @@ def read_report(payload: etree._Element) -> Report:
             navn=_required(block, _u("KontaktNavn")),
             mail=_required(block, _u("KontaktMail")),
             telefon=None if telefon is None else int(telefon.strip()),
-            registreringstid=parse_datetime(_child(block, "KontaktRegistreringstid")),
+            registreringstid=parse_datetime(_child(block, "KontaktRegistreringstid"), source),
         )
     block = request.find(_u("JobOnsker"))
     if block is not None:
         job = JobWish(
             tekst=_required(block, _u("JobOnsker")),
-            registreringstid=parse_datetime(_child(block, "JobRegistreringstid")),
+            registreringstid=parse_datetime(_child(block, "JobRegistreringstid"), source),
         )
     block = request.find(_u("UddannelsesOnsker"))
     if block is not None:
         uddannelse = EducationWish(
             tekst=_required(block, _u("UddannelsesOnsker")),
-            registreringstid=parse_datetime(_child(block, "UddannelseRegistreringstid")),
+            registreringstid=parse_datetime(_child(block, "UddannelseRegistreringstid"), source),
         )
     return Report(
         modtager_system_id=_required(request, _u("ModtagerSystemID")),

@@ -12,7 +12,9 @@ from __future__ import annotations
 import logging
 import re
 
-_TEN_DIGITS = re.compile(r"(?<![\d])(\d{6})-?(\d{4})(?![\d])")
+# Ten digits (optionally DDMMYY-SSSS) not touching other hex digits or hyphens,
+# so that identifiers such as CorrelationIDs (UUIDs) pass unchanged.
+_TEN_DIGITS = re.compile(r"(?<![0-9A-Fa-f-])(\d{6})-?(\d{4})(?![0-9A-Fa-f-])")
 
 
 def redact(text: str) -> str:

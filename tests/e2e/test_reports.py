@@ -105,6 +105,19 @@ def test_persons_show_reports_the_current_blocks(server: Server) -> None:
     assert data["kontakt"]["source"]["system"] == "Vejledningssystem-Aarhus"  # type: ignore[index]
 
 
+def test_the_spec_example_is_answered_by_the_century_rule(server: Server) -> None:
+    """The wire example's CPR 1503081234 (digit 7 = 1) was born in 1908: 15.
+
+    Its SystemTransactionID differs from docs/examples/request.xml, so sending
+    both never collides.
+    """
+    from tests.support import SHARED
+
+    spec_example = (SHARED / "spec" / "examples" / "request.xml").read_bytes()
+    assert answer(server.post(spec_example)).code == 15
+    assert answer(server.post(example("request.xml"))).ok
+
+
 def test_the_log_holds_no_personal_data(server: Server) -> None:
     """Runs last in this module: everything above was logged at DEBUG by now."""
     log = server.log()

@@ -45,7 +45,8 @@ def test_institutions_import_is_all_or_nothing_and_idempotent(run, tmp_path: Pat
     result = run("institutions", "import", bad, ok=False)
     for line in ("line 3", "line 4", "line 5", "line 6", "line 7"):
         assert line in result.output
-    assert "line 2:" not in result.output
+    # row problems and problems against the database come in one run
+    assert "line 2: municipality_code 461 is not a known municipality" in result.output
     assert "line 5: institution_number 461001 also on line 2" in result.output
     assert "nothing was imported" in result.output
 
@@ -91,7 +92,7 @@ def test_persons_import_checks_every_row_without_printing_cpr_numbers(run, tmp_p
     assert "line 4: cpr must be exactly 10 digits" in result.output
     assert "line 5: status must be one of active, dead, emigrated, disappeared" in result.output
     assert "line 6: municipality_code is required for an active person" in result.output
-    assert "line 8: municipality_code 461 is not a known municipality" not in result.output
+    assert "line 8: municipality_code 461 is not a known municipality" in result.output
     for number in ("3102104238", "0101104230", "0202104230"):
         assert number not in result.output
     ok = write(
@@ -140,3 +141,17 @@ def test_demo_loads_everything_and_twice_changes_nothing(run, tmp_path: Path) ->
     listing = run("systems", "list").output
     assert "Vejledningssystem-Aarhus\tinstitutions: 751001" in listing
     assert "Vejledningssystem-Koebenhavn\tinstitutions: 101001" in listing
+
+
+def test_a_file_that_is_not_utf8_names_the_line(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "m.csv"
+    path.write_bytes("municipality_code,name\n461,Odense\n751,\xc5rhus\n".encode("latin-1"))
+    assert (
+        "line 3: the file is not UTF-8 text"
+        in run("municipalities", "import", str(path), ok=False).output
+    )
+
+
+def test_an_empty_file_is_refused(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = write(tmp_path, "empty.csv", "")
+    assert "line 1: the file is empty" in run("institutions", "import", path, ok=False).output

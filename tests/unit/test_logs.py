@@ -18,10 +18,22 @@ from udb.logs import RedactCpr, redact
         ("12345678901", "12345678901"),  # eleven digits: not a CPR number
         ("id 0d3f8c52-9a0e-4a57-8f55-6b1b6c1d2e77", "id 0d3f8c52-9a0e-4a57-8f55-6b1b6c1d2e77"),
         ("tel 4520304050", "tel 452030-****"),  # phone numbers of ten digits are masked too
+        # UUIDs whose groups hold CPR-like digit runs stay intact
+        ("id ee498317-1234-45ec-8f55-150308423200", "id ee498317-1234-45ec-8f55-150308423200"),
+        ("id 12345678-1503-4842-a320-6b1b6c1d2e77", "id 12345678-1503-4842-a320-6b1b6c1d2e77"),
+        ("id 0d3f8c52-9a0e-4a57-8f55-a1503084232b", "id 0d3f8c52-9a0e-4a57-8f55-a1503084232b"),
     ],
 )
 def test_redact(text: str, expected: str) -> None:
     assert redact(text) == expected
+
+
+def test_no_uuid4_is_changed() -> None:
+    import uuid
+
+    for _ in range(20_000):
+        value = str(uuid.uuid4())
+        assert redact(value) == value
 
 
 def test_the_filter_masks_arguments_and_tracebacks(caplog: pytest.LogCaptureFixture) -> None:

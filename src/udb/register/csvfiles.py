@@ -16,6 +16,7 @@ nothing is written here. Error messages never quote a CPR number in full.
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -47,24 +48,48 @@ class _Bad(ValueError):
     pass
 
 
+def _text(path: Path) -> str:
+    """The file as text; :class:`_BadFile` (with the line) if it is not UTF-8."""
+    data = path.read_bytes()
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise _BadFile(line, "the file is not UTF-8 text") from None
+
+
+class _BadFile(ValueError):
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(reason)
+        self.line = line
+        self.reason = reason
+
+
 def _rows(path: Path, header: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str] | RowError]]:
-    """(line number, row or error) for each data row; :class:`_Bad` for a bad header."""
-    with path.open(encoding="utf-8-sig", newline="") as handle:
-        reader = csv.reader(handle)
+    """(line number, row or error) for each data row; :class:`_BadFile` if unreadable."""
+    reader = csv.reader(io.StringIO(_text(path), newline=""))
+    try:
+        first = next(reader)
+    except StopIteration:
+        raise _BadFile(1, "the file is empty; expected the header " + ",".join(header)) from None
+    except csv.Error as exc:
+        raise _BadFile(reader.line_num, f"the file is not valid CSV: {exc}") from None
+    if tuple(c.strip() for c in first) != header:
+        raise _BadFile(1, "the header must be exactly " + ",".join(header))
+    while True:
         try:
-            first = next(reader)
+            row = next(reader)
         except StopIteration:
-            raise _Bad("the file is empty; expected the header " + ",".join(header)) from None
-        if tuple(c.strip() for c in first) != header:
-            raise _Bad("the header must be exactly " + ",".join(header))
-        for row in reader:
-            line = reader.line_num
-            if not row or all(not c.strip() for c in row):
-                continue
-            if len(row) != len(header):
-                yield line, RowError(line, f"expected {len(header)} fields, found {len(row)}")
-                continue
-            yield line, {name: value.strip() for name, value in zip(header, row, strict=True)}
+            return
+        except csv.Error as exc:
+            raise _BadFile(reader.line_num, f"the file is not valid CSV: {exc}") from None
+        line = reader.line_num
+        if not row or all(not c.strip() for c in row):
+            continue
+        if len(row) != len(header):
+            yield line, RowError(line, f"expected {len(header)} fields, found {len(row)}")
+            continue
+        yield line, {name: value.strip() for name, value in zip(header, row, strict=True)}
 
 
 def _read(
@@ -94,12 +119,8 @@ def _read(
                 continue
             first_line[k] = line
             parsed.items.append((line, item))
-    except _Bad as exc:
-        parsed.errors.append(RowError(1, str(exc)))
-    except UnicodeDecodeError:
-        parsed.errors.append(RowError(0, "the file is not UTF-8 text"))
-    except csv.Error as exc:
-        parsed.errors.append(RowError(0, f"the file is not valid CSV: {exc}"))
+    except _BadFile as exc:
+        parsed.errors.append(RowError(exc.line, exc.reason))
     return parsed
 
 

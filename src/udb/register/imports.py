@@ -53,13 +53,17 @@ def _unknown_municipalities(
     ]
 
 
+def _all_errors(*groups: Sequence[RowError]) -> list[RowError]:
+    """Every problem of a file, by line: those of the rows and those against the database."""
+    return sorted((e for group in groups for e in group), key=lambda e: e.line)
+
+
 def import_institutions(store: Store, path: Path) -> ImportResult:
     parsed = csvfiles.read_institutions(path)
-    if parsed.errors:
-        return ImportResult(errors=parsed.errors)
     with store.unit_of_work() as uow:
-        errors = _unknown_municipalities(
-            uow, [(line, i.municipality_code) for line, i in parsed.items]
+        errors = _all_errors(
+            parsed.errors,
+            _unknown_municipalities(uow, [(n, i.municipality_code) for n, i in parsed.items]),
         )
         if errors:
             return ImportResult(errors=errors)
@@ -75,11 +79,10 @@ def apply_persons(uow: UnitOfWork, persons: Sequence[Person], now: datetime) -> 
 
 def import_persons(store: Store, path: Path, now: datetime) -> ImportResult:
     parsed = csvfiles.read_persons(path)
-    if parsed.errors:
-        return ImportResult(errors=parsed.errors)
     with store.unit_of_work() as uow:
-        errors = _unknown_municipalities(
-            uow, [(line, p.municipality_code) for line, p in parsed.items]
+        errors = _all_errors(
+            parsed.errors,
+            _unknown_municipalities(uow, [(n, p.municipality_code) for n, p in parsed.items]),
         )
         if errors:
             return ImportResult(errors=errors)

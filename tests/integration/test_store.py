@@ -83,6 +83,16 @@ def test_an_exception_rolls_back(store: Store) -> None:
         assert 461 not in uow.municipalities.codes()
 
 
+def test_a_readonly_unit_of_work_reads_and_refuses_writes(store: Store) -> None:
+    with store.unit_of_work(readonly=True) as uow:
+        assert uow.persons.get(CPR) is not None
+        with pytest.raises(StorageError):
+            uow.municipalities.upsert_many([Municipality(461, "Odense")])
+    with store.unit_of_work() as uow:  # the connection writes again afterwards
+        uow.municipalities.upsert_many([Municipality(461, "Odense")])
+        uow.commit()
+
+
 def test_constraint_violations_are_integrity_errors(store: Store) -> None:
     with pytest.raises(IntegrityError), store.unit_of_work() as uow:
         uow.institutions.upsert_many([Institution(999001, 999, "no such municipality")])

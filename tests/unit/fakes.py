@@ -113,7 +113,7 @@ class FakeStore(base.Store):
 
     # Store -------------------------------------------------------------------
 
-    def unit_of_work(self) -> FakeUnitOfWork:
+    def unit_of_work(self, *, readonly: bool = False) -> FakeUnitOfWork:
         return FakeUnitOfWork(self)
 
     def migrate(self) -> Sequence[int]:

@@ -125,7 +125,7 @@ def persons_show(cpr: str, as_json: bool, database_url: str) -> None:
     """
     store = open_migrated(database_url)
     try:
-        with store.unit_of_work() as uow:
+        with store.unit_of_work(readonly=True) as uow:
             view = uow.persons.view(cpr)
     finally:
         store.close()

@@ -59,7 +59,7 @@ def systems_list(database_url: str) -> None:
     """List the registered systems and their institutions."""
     store = open_migrated(database_url)
     try:
-        with store.unit_of_work() as uow:
+        with store.unit_of_work(readonly=True) as uow:
             found = uow.systems.list()
     finally:
         store.close()

@@ -188,7 +188,8 @@ class Store(abc.ABC):
     dialect: str
 
     @abc.abstractmethod
-    def unit_of_work(self) -> UnitOfWork: ...
+    def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:
+        """A new unit of work; ``readonly`` ones take no write lock and may not write."""
 
     @abc.abstractmethod
     def migrate(self) -> Sequence[int]:

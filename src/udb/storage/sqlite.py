@@ -9,7 +9,9 @@ One connection per thread, opened on first use, with these settings on connect:
 * ``foreign_keys=ON``: SQLite does not enforce them otherwise;
 * ``busy_timeout``: a writer waits for another writer instead of failing at once;
 * transactions start with ``BEGIN IMMEDIATE``: a unit of work takes the write
-  lock up front, so two writers never deadlock upgrading a read lock.
+  lock up front, so two writers never deadlock upgrading a read lock; a
+  read-only unit of work starts with a plain ``BEGIN`` and ``query_only`` on,
+  and takes no write lock.
 
 Times are stored as fixed-width ISO 8601 text in UTC
 (``2026-11-20T08:15:00.000000Z``), which compares in time order.
@@ -24,6 +26,7 @@ from contextlib import contextmanager, suppress
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from udb.domain.merge import supersedes
 from udb.domain.model import (
@@ -83,6 +86,18 @@ def _translated() -> Iterator[None]:
         raise StorageError(f"SQLite failed: {name}") from exc
 
 
+class _Connection(sqlite3.Connection):
+    """A connection whose statements fail with :class:`StorageError`, never a driver error."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        with _translated():
+            return super().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Any, /) -> sqlite3.Cursor:
+        with _translated():
+            return super().executemany(sql, parameters)
+
+
 class SqliteStore(Store):
     dialect = "sqlite"
 
@@ -107,7 +122,9 @@ class SqliteStore(Store):
         parent = Path(self.path).parent
         if not parent.is_dir():
             raise StorageError(f"the directory of the SQLite database does not exist: {parent}")
-        conn = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, factory=_Connection
+        )
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA foreign_keys=ON")
@@ -146,8 +163,8 @@ class SqliteStore(Store):
 
     # Store ---------------------------------------------------------------
 
-    def unit_of_work(self) -> SqliteUnitOfWork:
-        return SqliteUnitOfWork(self)
+    def unit_of_work(self, *, readonly: bool = False) -> SqliteUnitOfWork:
+        return SqliteUnitOfWork(self, readonly=readonly)
 
     def migrate(self) -> Sequence[int]:
         applied: list[int] = []
@@ -198,16 +215,17 @@ class SqliteStore(Store):
 
 
 class SqliteUnitOfWork(UnitOfWork):
-    def __init__(self, store: SqliteStore) -> None:
+    def __init__(self, store: SqliteStore, *, readonly: bool = False) -> None:
         self._store = store
+        self._readonly = readonly
         self._conn: sqlite3.Connection | None = None
         self._open = False
 
     def __enter__(self) -> SqliteUnitOfWork:
         conn = self._store.connection()
         try:
-            with _translated():
-                conn.execute("BEGIN IMMEDIATE")
+            conn.execute(f"PRAGMA query_only={int(self._readonly)}")
+            conn.execute("BEGIN" if self._readonly else "BEGIN IMMEDIATE")
         except StorageError:
             self._store.discard_connection()
             raise
@@ -232,24 +250,22 @@ class SqliteUnitOfWork(UnitOfWork):
             self._store.discard_connection()
             if exc is None:
                 raise
-        if isinstance(exc, sqlite3.Error):
+            return
+        if isinstance(exc, StorageError) and not isinstance(exc, IntegrityError):
+            # The connection may be broken (disk, I/O): the next unit of work reconnects.
             self._store.discard_connection()
-            with _translated():
-                raise exc
 
     def commit(self) -> None:
         if self._conn is None or not self._open:
             raise RuntimeError("commit outside an open unit of work")
-        with _translated():
-            self._conn.execute("COMMIT")
+        self._conn.execute("COMMIT")
         self._open = False
 
     def rollback(self) -> None:
         if self._conn is not None and self._open:
             self._open = False
             if self._conn.in_transaction:
-                with _translated():
-                    self._conn.execute("ROLLBACK")
+                self._conn.execute("ROLLBACK")
 
 
 class _Repo:

@@ -9,6 +9,8 @@ UDB_FUTURE_TOLERANCE_S    0                          seconds a registration time
                                                      after receipt before error 280
 UDB_THREADS               8                          threads per worker that handle
                                                      requests (parse, rules, storage)
+UDB_PUBLIC_URL            (the request's Host)       base URL callers use, for the
+                                                     WSDL's addresses behind a proxy
 ========================  =========================  ==================================
 """
 
@@ -19,6 +21,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 DEFAULT_DATABASE_URL = "sqlite:///./udb.sqlite3"
 
@@ -33,6 +36,9 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     future_tolerance: timedelta = timedelta(0)
     threads: int = 8
+    #: ``https://udb.example.dk`` - the scheme, host and any path prefix callers use;
+    #: ``None``: taken from each request (its scheme and Host header)
+    public_url: str | None = None
 
     def __post_init__(self) -> None:
         if not 1024 <= self.max_body_bytes <= 16 * 1024 * 1024:
@@ -41,6 +47,10 @@ class Settings:
             raise ConfigError("future tolerance must be between 0 and 86400 seconds")
         if not 1 <= self.threads <= 256:
             raise ConfigError("threads must be between 1 and 256")
+        if self.public_url is not None:
+            parts = urlsplit(self.public_url)
+            if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
+                raise ConfigError("the public URL must look like https://host[:port][/prefix]")
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> Settings:
@@ -55,6 +65,8 @@ class Settings:
             values["future_tolerance"] = timedelta(seconds=_int(env, "UDB_FUTURE_TOLERANCE_S"))
         if "UDB_THREADS" in env:
             values["threads"] = _int(env, "UDB_THREADS")
+        if env.get("UDB_PUBLIC_URL"):
+            values["public_url"] = env["UDB_PUBLIC_URL"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -65,6 +77,7 @@ class Settings:
             "UDB_MAX_BODY_BYTES": str(self.max_body_bytes),
             "UDB_FUTURE_TOLERANCE_S": str(int(self.future_tolerance.total_seconds())),
             "UDB_THREADS": str(self.threads),
+            "UDB_PUBLIC_URL": self.public_url or "",
         }
 
     def with_(self, **changes: Any) -> Settings:

@@ -101,3 +101,15 @@ def test_zeep_raises_the_ipl_fault(server: Server) -> None:
     detail = raised.value.detail
     assert detail is not None
     assert "IPL000004" in etree.tostring(detail).decode()
+
+
+def test_behind_a_proxy_the_wsdl_uses_the_public_url(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from tests.e2e.conftest import start_server, stop_server
+
+    srv = start_server(tmp_path, "--public-url", "https://udb.example.dk/ipl/")
+    try:
+        doc = etree.fromstring(httpx.get(srv.endpoint + "?wsdl").content)
+    finally:
+        stop_server(srv)
+    public = "https://udb.example.dk/ipl/services/UDB/IndberetningKontaktJobOgUddOensker/v1"
+    assert doc.xpath("//*[local-name()='address']/@location") == [public, public]

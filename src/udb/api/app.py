@@ -165,7 +165,9 @@ class UdbApp:
         await send({"type": "http.response.body", "body": b"" if head else document})
 
     def _endpoint_url(self, scope: Scope) -> str:
-        """The endpoint's URL as the caller addressed it (Host header, else the socket)."""
+        """The endpoint's URL: the configured public URL, else as the caller addressed it."""
+        if self.settings.public_url:
+            return self.settings.public_url.rstrip("/") + ENDPOINT_PATH
         scheme = "https" if scope.get("scheme") == "https" else "http"
         host = _headers(scope).get("host", "")
         if not _HOST.match(host):

@@ -16,6 +16,7 @@ from typing import Any
 
 import click
 
+from udb.api.app import ENDPOINT_PATH
 from udb.cli.common import database_option, open_migrated
 from udb.config import ConfigError, Settings
 
@@ -85,6 +86,13 @@ def logging_config(level: str) -> dict[str, Any]:
     help="How far a registration time may lie after receipt before error 280  "
     "[env: UDB_FUTURE_TOLERANCE_S; default: 0]",
 )
+@click.option(
+    "--public-url",
+    default=None,
+    metavar="URL",
+    help="Base URL callers use (https://host[:port][/prefix]); the WSDL's addresses use it "
+    "instead of the request's Host, e.g. behind a TLS-terminating proxy  [env: UDB_PUBLIC_URL]",
+)
 @click.option("--log-level", type=click.Choice(LEVELS), default="info", show_default=True)
 @database_option
 def serve(
@@ -94,6 +102,7 @@ def serve(
     threads: int | None,
     max_body_bytes: int | None,
     future_tolerance: int | None,
+    public_url: str | None,
     log_level: str,
     database_url: str,
 ) -> None:
@@ -113,6 +122,7 @@ def serve(
             future_tolerance=None
             if future_tolerance is None
             else timedelta(seconds=future_tolerance),
+            public_url=public_url,
         )
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from exc
@@ -121,10 +131,10 @@ def serve(
     logging.config.dictConfig(logging_config(log_level))
     os.environ.update(settings.to_env())  # the workers read their settings from here
     logging.getLogger("udb").info(
-        "serving on http://%s:%d/services/UDB/IndberetningKontaktJobOgUddOensker/v1 "
-        "(%d worker(s), database %s)",
+        "serving on http://%s:%d%s (%d worker(s), database %s)",
         host,
         port,
+        ENDPOINT_PATH,
         workers,
         settings.database_url.split("://", 1)[0],
     )

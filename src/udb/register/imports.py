@@ -9,15 +9,18 @@ importing the same file twice changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import TypeVar
 
 from udb.domain.model import Person
 from udb.register import csvfiles
-from udb.register.csvfiles import RowError
+from udb.register.csvfiles import Parsed, RowError
 from udb.storage.base import ApplyCounts, Store, UnitOfWork
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,18 +61,30 @@ def _all_errors(*groups: Sequence[RowError]) -> list[RowError]:
     return sorted((e for group in groups for e in group), key=lambda e: e.line)
 
 
-def import_institutions(store: Store, path: Path) -> ImportResult:
-    parsed = csvfiles.read_institutions(path)
+def _import_checked(
+    store: Store,
+    parsed: Parsed[T],
+    municipality_of: Callable[[T], int | None],
+    apply: Callable[[UnitOfWork, list[T]], ApplyCounts],
+) -> ImportResult:
+    """Apply ``parsed`` only if neither its rows nor their municipalities have a problem."""
     with store.unit_of_work() as uow:
-        errors = _all_errors(
-            parsed.errors,
-            _unknown_municipalities(uow, [(n, i.municipality_code) for n, i in parsed.items]),
-        )
+        unknown = _unknown_municipalities(uow, [(n, municipality_of(v)) for n, v in parsed.items])
+        errors = _all_errors(parsed.errors, unknown)
         if errors:
             return ImportResult(errors=errors)
-        counts = uow.institutions.upsert_many(i for _, i in parsed.items)
+        counts = apply(uow, [v for _, v in parsed.items])
         uow.commit()
     return ImportResult(counts)
+
+
+def import_institutions(store: Store, path: Path) -> ImportResult:
+    return _import_checked(
+        store,
+        csvfiles.read_institutions(path),
+        lambda i: i.municipality_code,
+        lambda uow, items: uow.institutions.upsert_many(items),
+    )
 
 
 def apply_persons(uow: UnitOfWork, persons: Sequence[Person], now: datetime) -> ApplyCounts:
@@ -78,14 +93,9 @@ def apply_persons(uow: UnitOfWork, persons: Sequence[Person], now: datetime) -> 
 
 
 def import_persons(store: Store, path: Path, now: datetime) -> ImportResult:
-    parsed = csvfiles.read_persons(path)
-    with store.unit_of_work() as uow:
-        errors = _all_errors(
-            parsed.errors,
-            _unknown_municipalities(uow, [(n, p.municipality_code) for n, p in parsed.items]),
-        )
-        if errors:
-            return ImportResult(errors=errors)
-        counts = apply_persons(uow, [p for _, p in parsed.items], now)
-        uow.commit()
-    return ImportResult(counts)
+    return _import_checked(
+        store,
+        csvfiles.read_persons(path),
+        lambda p: p.municipality_code,
+        lambda uow, items: apply_persons(uow, items, now),
+    )

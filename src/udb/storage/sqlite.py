@@ -272,26 +272,45 @@ class _Repo:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
 
+    def _upsert_reference(
+        self, table: str, key: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
+    ) -> ApplyCounts:
+        """Insert new rows, update changed ones, leave equal ones alone (small tables).
 
-class _Municipalities(_Repo, Municipalities):
-    def upsert_many(self, municipalities: Iterable[Municipality]) -> ApplyCounts:
-        existing = dict(self.conn.execute("SELECT code, name FROM municipalities"))
+        Each row is ``(key value, *column values)``; names are this module's constants.
+        """
+        names = ", ".join(columns)
+        existing = {
+            row[0]: tuple(row[1:])
+            for row in self.conn.execute(f"SELECT {key}, {names} FROM {table}")  # noqa: S608
+        }
+        insert = (
+            f"INSERT INTO {table} ({key}, {names})"  # noqa: S608
+            f" VALUES ({', '.join('?' * (len(columns) + 1))})"
+        )
+        update = (
+            f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)}"  # noqa: S608
+            f" WHERE {key} = ?"
+        )
         added = changed = unchanged = 0
-        for m in municipalities:
-            old = existing.get(m.code)
+        for row in rows:
+            old = existing.get(row[0])
             if old is None:
-                self.conn.execute(
-                    "INSERT INTO municipalities (code, name) VALUES (?, ?)", (m.code, m.name)
-                )
+                self.conn.execute(insert, row)
                 added += 1
-            elif old != m.name:
-                self.conn.execute(
-                    "UPDATE municipalities SET name = ? WHERE code = ?", (m.name, m.code)
-                )
+            elif old != tuple(row[1:]):
+                self.conn.execute(update, (*row[1:], row[0]))
                 changed += 1
             else:
                 unchanged += 1
         return ApplyCounts(added, changed, unchanged)
+
+
+class _Municipalities(_Repo, Municipalities):
+    def upsert_many(self, municipalities: Iterable[Municipality]) -> ApplyCounts:
+        return self._upsert_reference(
+            "municipalities", "code", ("name",), ((m.code, m.name) for m in municipalities)
+        )
 
     def codes(self) -> set[int]:
         return {row[0] for row in self.conn.execute("SELECT code FROM municipalities")}
@@ -305,28 +324,12 @@ class _Institutions(_Repo, Institutions):
         return None if row is None else Institution(*row)
 
     def upsert_many(self, institutions: Iterable[Institution]) -> ApplyCounts:
-        existing = {
-            row[0]: (row[1], row[2])
-            for row in self.conn.execute("SELECT number, municipality_code, name FROM institutions")
-        }
-        added = changed = unchanged = 0
-        for inst in institutions:
-            old = existing.get(inst.number)
-            if old is None:
-                self.conn.execute(
-                    "INSERT INTO institutions (number, municipality_code, name) VALUES (?, ?, ?)",
-                    (inst.number, inst.municipality_code, inst.name),
-                )
-                added += 1
-            elif old != (inst.municipality_code, inst.name):
-                self.conn.execute(
-                    "UPDATE institutions SET municipality_code = ?, name = ? WHERE number = ?",
-                    (inst.municipality_code, inst.name, inst.number),
-                )
-                changed += 1
-            else:
-                unchanged += 1
-        return ApplyCounts(added, changed, unchanged)
+        return self._upsert_reference(
+            "institutions",
+            "number",
+            ("municipality_code", "name"),
+            ((i.number, i.municipality_code, i.name) for i in institutions),
+        )
 
     def numbers(self) -> set[int]:
         return {row[0] for row in self.conn.execute("SELECT number FROM institutions")}

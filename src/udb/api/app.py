@@ -63,6 +63,7 @@ class UdbApp:
     def startup(self) -> None:
         if self._endpoint is not None:
             return
+        contract.prepare()  # compiled here, before any request thread exists
         store = self._store or open_store(self.settings.database_url)
         self._store = store
         self._endpoint = Endpoint(store, Policy(future_tolerance=self.settings.future_tolerance))

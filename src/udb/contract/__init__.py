@@ -28,6 +28,7 @@ __all__ = [
     "SCHEMA_FILES",
     "WSDL_FILE",
     "Violation",
+    "prepare",
     "validate",
     "wsdl_document",
     "xsd_document",
@@ -59,14 +60,25 @@ def _compile() -> etree.XMLSchema:
     return etree.XMLSchema(doc.getroottree())
 
 
-_local = threading.local()
+_lock = threading.Lock()
+_compiled: etree.XMLSchema | None = None
 
 
-def _schema() -> etree.XMLSchema:
-    """This thread's compiled schema (lxml validators are not shared between threads)."""
-    schema: etree.XMLSchema | None = getattr(_local, "schema", None)
-    if schema is None:
-        schema = _local.schema = _compile()
+def prepare() -> etree.XMLSchema:
+    """Compile the contract's schema once (call before request threads start).
+
+    libxml2 initialises its built-in schema types on the first compilation and
+    is not safe while another thread compiles or parses, so the schema is
+    compiled exactly once, under a lock, and then shared. Validation with the
+    shared object is serialised by the same lock: lxml keeps one error log per
+    schema object.
+    """
+    global _compiled
+    with _lock:
+        if _compiled is None:
+            _compiled = _compile()
+        schema = _compiled
+    known_elements()
     return schema
 
 
@@ -77,10 +89,12 @@ def validate(element: etree._Element, source: bytes) -> list[Violation]:
     find the column of each offending element. Reasons never contain a
     submitted value.
     """
-    schema = _schema()
-    if schema.validate(element):
-        return []
-    return describe(schema.error_log, element, source)
+    schema = _compiled or prepare()
+    with _lock:
+        if schema.validate(element):
+            return []
+        errors = list(schema.error_log)
+    return describe(errors, element, source)
 
 
 @cache

@@ -36,6 +36,8 @@ class Reply:
     content_type: str
     body: bytes
     correlation_id: str
+    #: what happened, for the log line: "accepted", "rejected 14", "fault IPL000002", "up"
+    outcome: str = ""
 
 
 def media_type(content_type: str | None) -> str:
@@ -79,8 +81,9 @@ class Endpoint:
             if request.payload.tag == messages.PING:
                 operation = "Ping"
                 up = reports.ping(self.store)
+                body = messages.ping_response(version, up)
                 reply = Reply(
-                    200, version.content_type, messages.ping_response(version, up), correlation_id
+                    200, version.content_type, body, correlation_id, "up" if up else "down"
                 )
             elif request.payload.tag == messages.REPORT:
                 operation = "Indberetning"
@@ -105,7 +108,7 @@ class Endpoint:
         log.info(
             "%s %s status=%d soap=%s %.1fms correlation_id=%s",
             operation,
-            "fault" if reply.status >= 400 else "answered",
+            reply.outcome,
             reply.status,
             version.value,
             (time.perf_counter() - started) * 1000,
@@ -126,7 +129,8 @@ class Endpoint:
         )
         outcome = reports.submit(submission, self.store, self.policy)
         body = messages.report_response(request.version, identifier, correlation_id, outcome)
-        return Reply(200, request.version.content_type, body, correlation_id)
+        summary = "accepted" if outcome.error is None else f"rejected {int(outcome.error)}"
+        return Reply(200, request.version.content_type, body, correlation_id, summary)
 
     def fault(self, version: SoapVersion, exc: BaseException, correlation_id: str) -> Reply:
         spec = faults.spec_for(exc)
@@ -137,11 +141,25 @@ class Endpoint:
             now=self.clock(),
             details=faults.details_for(exc),
         )
-        return Reply(spec.http_status_for(version), version.content_type, body, correlation_id)
+        return Reply(
+            spec.http_status_for(version),
+            version.content_type,
+            body,
+            correlation_id,
+            f"fault {spec.error_code}",
+        )
 
     def too_large(self, content_type: str | None, limit: int) -> Reply:
         version = SoapVersion.for_media_type(media_type(content_type)) or SoapVersion.SOAP12
         correlation_id = self.new_id()
-        log.info("request body over %d bytes refused correlation_id=%s", limit, correlation_id)
         exc = faults.BodyTooLarge(f"the request body is larger than {limit} bytes")
-        return self.fault(version, exc, correlation_id)
+        reply = self.fault(version, exc, correlation_id)
+        log.info(
+            "- %s status=%d soap=%s (body over %d bytes) correlation_id=%s",
+            reply.outcome,
+            reply.status,
+            version.value,
+            limit,
+            correlation_id,
+        )
+        return reply

@@ -94,7 +94,7 @@ def _submit(submission: Submission, uow: UnitOfWork, policy: Policy) -> Outcome:
             if code is None:
                 for block in report.blocks:
                     uow.reports.add_block(report_id, report.cpr, block)
-            log.info(
+            log.debug(
                 "report %s cpr=%s blocks=%d correlation_id=%s",
                 "accepted" if code is None else f"rejected {int(code)}",
                 cpr.mask(report.cpr),
@@ -110,7 +110,7 @@ def _submit(submission: Submission, uow: UnitOfWork, policy: Policy) -> Outcome:
         raise TransactionIdReused(
             "SystemTransactionID was already used by this system for a different report"
         )
-    log.info(
+    log.debug(
         "repeated report answered as before (first correlation_id=%s) correlation_id=%s",
         earlier.correlation_id,
         submission.correlation_id,

@@ -89,6 +89,18 @@ def _translated() -> Iterator[None]:
 class _Connection(sqlite3.Connection):
     """A connection whose statements fail with :class:`StorageError`, never a driver error."""
 
+    query_only: bool | None = None
+
+    def set_query_only(self, value: bool) -> None:
+        """Switch ``PRAGMA query_only``, only when it changes.
+
+        Setting a pragma makes SQLite discard the connection's prepared
+        statements; doing it for every unit of work would recompile them all.
+        """
+        if self.query_only is not value:
+            self.execute(f"PRAGMA query_only={int(value)}")
+            self.query_only = value
+
     def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
         with _translated():
             return super().execute(sql, parameters)
@@ -112,13 +124,15 @@ class SqliteStore(Store):
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        #: held by this process's writing unit of work (see SqliteUnitOfWork._take_writer)
+        self.writer = threading.Lock()
 
     def __repr__(self) -> str:
         return f"SqliteStore({self.path!r})"
 
     # connections -------------------------------------------------------
 
-    def _open(self) -> sqlite3.Connection:
+    def _open(self) -> _Connection:
         parent = Path(self.path).parent
         if not parent.is_dir():
             raise StorageError(f"the directory of the SQLite database does not exist: {parent}")
@@ -131,9 +145,9 @@ class SqliteStore(Store):
         conn.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
         return conn
 
-    def connection(self) -> sqlite3.Connection:
+    def connection(self) -> _Connection:
         """This thread's connection, opened on first use."""
-        conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+        conn: _Connection | None = getattr(self._local, "conn", None)
         if conn is None:
             with _translated():
                 conn = self._open()
@@ -218,16 +232,20 @@ class SqliteUnitOfWork(UnitOfWork):
     def __init__(self, store: SqliteStore, *, readonly: bool = False) -> None:
         self._store = store
         self._readonly = readonly
-        self._conn: sqlite3.Connection | None = None
+        self._conn: _Connection | None = None
         self._open = False
+        self._holds_writer = False
 
     def __enter__(self) -> SqliteUnitOfWork:
-        conn = self._store.connection()
+        if not self._readonly:
+            self._take_writer()
         try:
-            conn.execute(f"PRAGMA query_only={int(self._readonly)}")
+            conn = self._store.connection()
+            conn.set_query_only(self._readonly)
             conn.execute("BEGIN" if self._readonly else "BEGIN IMMEDIATE")
         except StorageError:
             self._store.discard_connection()
+            self._release_writer()
             raise
         self._conn = conn
         self._open = True
@@ -237,6 +255,22 @@ class SqliteUnitOfWork(UnitOfWork):
         self.persons = _Persons(conn)
         self.reports = _Reports(conn)
         return self
+
+    def _take_writer(self) -> None:
+        """Queue for this process's writer lock before asking SQLite for its own.
+
+        SQLite makes a waiting writer sleep in growing steps (up to 100 ms); the
+        threads of one process queue here instead and are woken the moment the
+        writer before them is done. Only processes contend inside SQLite.
+        """
+        if not self._store.writer.acquire(timeout=self._store.busy_timeout):
+            raise StorageError("SQLite failed: SQLITE_BUSY (writers queued too long)")
+        self._holds_writer = True
+
+    def _release_writer(self) -> None:
+        if self._holds_writer:
+            self._holds_writer = False
+            self._store.writer.release()
 
     def __exit__(
         self,
@@ -251,6 +285,8 @@ class SqliteUnitOfWork(UnitOfWork):
             if exc is None:
                 raise
             return
+        finally:
+            self._release_writer()
         if isinstance(exc, StorageError) and not isinstance(exc, IntegrityError):
             # The connection may be broken (disk, I/O): the next unit of work reconnects.
             self._store.discard_connection()
@@ -260,6 +296,7 @@ class SqliteUnitOfWork(UnitOfWork):
             raise RuntimeError("commit outside an open unit of work")
         self._conn.execute("COMMIT")
         self._open = False
+        self._release_writer()
 
     def rollback(self) -> None:
         if self._conn is not None and self._open:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import TypeVar
 
 from udb.domain.merge import supersedes
@@ -38,6 +38,7 @@ from udb.domain.model import (
     Institution,
     Municipality,
     Person,
+    PersonStatus,
 )
 from udb.storage import base
 from udb.storage.base import ApplyCounts, IntegrityError, ReportRecord, StorageError, StoredBlock
@@ -56,6 +57,7 @@ class Data:
     history: list[tuple[int, str, Block]] = field(default_factory=list)
     #: (CPR number, kind) -> index into ``history``.
     current: dict[tuple[str, BlockKind], int] = field(default_factory=dict)
+    cpr_imports: list[base.CprImportRecord] = field(default_factory=list)
 
     def copy(self) -> Data:
         return Data(
@@ -66,6 +68,7 @@ class Data:
             dict(self.reports),
             list(self.history),
             dict(self.current),
+            list(self.cpr_imports),
         )
 
 
@@ -146,6 +149,7 @@ class FakeUnitOfWork(base.UnitOfWork):
         self.systems = _Systems(self)
         self.persons = _Persons(self)
         self.reports = _Reports(self)
+        self.cpr_imports = _CprImports(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         if self.store.closed:
@@ -255,9 +259,34 @@ class _Persons(_Repo, base.Persons):
     def get(self, cpr: str) -> Person | None:
         return self.uow.data("persons.get").persons.get(cpr)
 
-    def upsert_many(self, persons: Iterable[Person], now: datetime) -> ApplyCounts:
-        data = self.uow.data("persons.upsert_many", write=True)
-        return _upsert(data.persons, ((p.cpr, p) for p in persons))
+    def apply_register(
+        self, persons: Iterable[Person], *, full: bool, now: datetime
+    ) -> base.RegisterCounts:
+        data = self.uow.data("persons.apply_register", write=True)
+        added = changed = made_non_resident = unchanged = unregistered = 0
+        seen: set[str] = set()
+        for person in persons:
+            seen.add(person.cpr)
+            old = data.persons.get(person.cpr)
+            if old is None:
+                added += 1
+            elif old == person:
+                unchanged += 1
+            elif old.resident and not person.resident:
+                made_non_resident += 1
+            else:
+                changed += 1
+            data.persons[person.cpr] = person
+        if full:
+            for cpr, old in list(data.persons.items()):
+                if cpr not in seen and old.status is not PersonStatus.UNREGISTERED:
+                    unregistered += 1
+                    if old.resident:
+                        made_non_resident += 1
+                    else:
+                        changed += 1
+                    data.persons[cpr] = replace(old, status=PersonStatus.UNREGISTERED)
+        return base.RegisterCounts(added, changed, made_non_resident, unchanged, unregistered)
 
     def view(self, cpr: str) -> base.PersonView | None:
         data = self.uow.data("persons.view")
@@ -289,6 +318,22 @@ def stored_block(data: Data, index: int) -> StoredBlock:
         system_transaction_id=record.system_transaction_id,
         correlation_id=record.correlation_id,
     )
+
+
+class _CprImports(_Repo, base.CprImports):
+    def add(self, record: base.CprImportRecord) -> None:
+        self.uow.data("cpr_imports.add", write=True).cpr_imports.append(record)
+
+    def find(self, file_sha256: str) -> base.CprImportRecord | None:
+        found = self.uow.data("cpr_imports.find").cpr_imports
+        return next((r for r in found if r.file_sha256 == file_sha256), None)
+
+    def latest_production_date(self) -> date | None:
+        found = self.uow.data("cpr_imports.latest").cpr_imports
+        return max((r.production_date for r in found), default=None)
+
+    def list(self) -> list[base.CprImportRecord]:
+        return list(self.uow.data("cpr_imports.list").cpr_imports)
 
 
 class _Reports(_Repo, base.Reports):

@@ -15,16 +15,49 @@ from datetime import UTC, date, datetime
 
 
 class PersonStatus(enum.Enum):
-    """A person's standing in the CPR register, as far as UDB is concerned."""
+    """A person's standing in the CPR register, as far as UDB is concerned.
+
+    Only ACTIVE persons live in Denmark. The CPR office's status codes map
+    onto these (:meth:`from_cpr_code`); UNREGISTERED is a person that a full
+    extract no longer holds.
+    """
 
     ACTIVE = "active"
     DEAD = "dead"
     EMIGRATED = "emigrated"
     DISAPPEARED = "disappeared"
+    GREENLAND = "greenland"
+    NO_RESIDENCE = "no_residence"
+    CANCELLED = "cancelled"
+    REPLACED = "replaced"
+    UNREGISTERED = "unregistered"
 
     @property
     def lives_in_denmark(self) -> bool:
         return self is PersonStatus.ACTIVE
+
+    @classmethod
+    def from_cpr_code(cls, code: str) -> PersonStatus:
+        """The status for a CPR status code (cpr-extract.md, "Person status").
+
+        Raises ``KeyError`` for a code the CPR office does not use.
+        """
+        return _CPR_CODES[code]
+
+
+_CPR_CODES = {
+    "01": PersonStatus.ACTIVE,  # Danish register
+    "03": PersonStatus.ACTIVE,  # Danish register, special road code
+    "05": PersonStatus.GREENLAND,
+    "07": PersonStatus.GREENLAND,
+    "20": PersonStatus.NO_RESIDENCE,  # number for tax purposes only
+    "30": PersonStatus.CANCELLED,
+    "50": PersonStatus.REPLACED,  # deleted as a duplicate; see the current number
+    "60": PersonStatus.REPLACED,  # changed; see the current number
+    "70": PersonStatus.DISAPPEARED,
+    "80": PersonStatus.EMIGRATED,
+    "90": PersonStatus.DEAD,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +68,15 @@ class Person:
     birth_date: date
     status: PersonStatus
     municipality_code: int | None
+    #: the CPR office's two-digit status code, when the person came from an extract
+    cpr_status: str | None = None
+    #: the current number of a person whose number was changed or deleted (50/60)
+    replaced_by: str | None = None
+
+    @property
+    def resident(self) -> bool:
+        """Lives in Denmark with a home municipality (else rule 14 answers)."""
+        return self.status.lives_in_denmark and self.municipality_code is not None
 
 
 @dataclass(frozen=True, slots=True)

@@ -68,7 +68,7 @@ def unknown_or_not_resident(facts: Facts) -> ErrorCode | None:
     person = facts.person
     if cprnr.birth_date(facts.report.cpr) is None or person is None:
         return ErrorCode.UNKNOWN_PERSON
-    if not person.status.lives_in_denmark or person.municipality_code is None:
+    if not person.resident:
         return ErrorCode.UNKNOWN_PERSON
     return None
 

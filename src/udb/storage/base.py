@@ -18,7 +18,7 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from types import TracebackType
 
 from udb.domain.model import (
@@ -88,6 +88,41 @@ class ApplyCounts:
     unchanged: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class RegisterCounts:
+    """What applying register data did to the persons.
+
+    Each person counts once: ``made_non_resident`` are persons who lived in
+    Denmark before and do not now (dead, emigrated, moved out, no longer in the
+    register ...); ``changed`` are the other persons whose data changed.
+    ``unregistered`` (full imports only) are persons the file no longer holds;
+    they are counted in ``made_non_resident`` or ``changed`` as well.
+    """
+
+    added: int = 0
+    changed: int = 0
+    made_non_resident: int = 0
+    unchanged: int = 0
+    unregistered: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class CprImportRecord:
+    """One applied CPR extract file."""
+
+    file_name: str
+    file_sha256: str
+    kind: str  # "full" or "incremental"
+    task_number: str
+    production_date: date
+    previous_production_date: date | None
+    persons: int
+    counts: RegisterCounts
+    warnings: int
+    forced: bool
+    applied_at: datetime
+
+
 class Municipalities(abc.ABC):
     @abc.abstractmethod
     def upsert_many(self, municipalities: Iterable[Municipality]) -> ApplyCounts: ...
@@ -124,7 +159,23 @@ class Persons(abc.ABC):
     def get(self, cpr: str) -> Person | None: ...
 
     @abc.abstractmethod
-    def upsert_many(self, persons: Iterable[Person], now: datetime) -> ApplyCounts: ...
+    def apply_register(
+        self, persons: Iterable[Person], *, full: bool, now: datetime
+    ) -> RegisterCounts:
+        """Bring the register in line with ``persons`` (each CPR number at most once).
+
+        Persons equal to what is stored are left untouched. With ``full`` the
+        input is the complete register: every stored person not in it becomes
+        :attr:`~udb.domain.model.PersonStatus.UNREGISTERED` (their contact and
+        wish data stay). ``persons`` is consumed as a stream.
+        """
+
+    def upsert_many(self, persons: Iterable[Person], now: datetime) -> ApplyCounts:
+        """Add or update ``persons`` (an incremental :meth:`apply_register`)."""
+        counts = self.apply_register(persons, full=False, now=now)
+        return ApplyCounts(
+            counts.added, counts.changed + counts.made_non_resident, counts.unchanged
+        )
 
     @abc.abstractmethod
     def view(self, cpr: str) -> PersonView | None: ...
@@ -152,6 +203,23 @@ class Reports(abc.ABC):
         """
 
 
+class CprImports(abc.ABC):
+    """The CPR extract files applied to the register."""
+
+    @abc.abstractmethod
+    def add(self, record: CprImportRecord) -> None: ...
+
+    @abc.abstractmethod
+    def find(self, file_sha256: str) -> CprImportRecord | None: ...
+
+    @abc.abstractmethod
+    def latest_production_date(self) -> date | None: ...
+
+    @abc.abstractmethod
+    def list(self) -> list[CprImportRecord]:
+        """All applied files, oldest first."""
+
+
 class UnitOfWork(abc.ABC):
     """One transaction over all repositories."""
 
@@ -160,6 +228,7 @@ class UnitOfWork(abc.ABC):
     systems: Systems
     persons: Persons
     reports: Reports
+    cpr_imports: CprImports
 
     def __enter__(self) -> UnitOfWork:
         return self

@@ -45,11 +45,14 @@ from udb.domain.model import (
 from udb.storage import migrations
 from udb.storage.base import (
     ApplyCounts,
+    CprImportRecord,
+    CprImports,
     Institutions,
     IntegrityError,
     Municipalities,
     Persons,
     PersonView,
+    RegisterCounts,
     ReportRecord,
     Reports,
     StorageError,
@@ -254,6 +257,7 @@ class SqliteUnitOfWork(UnitOfWork):
         self.systems = _Systems(conn)
         self.persons = _Persons(conn)
         self.reports = _Reports(conn)
+        self.cpr_imports = _CprImports(conn)
         return self
 
     def _take_writer(self) -> None:
@@ -319,16 +323,12 @@ class _Repo:
         names = ", ".join(columns)
         existing = {
             row[0]: tuple(row[1:])
-            for row in self.conn.execute(f"SELECT {key}, {names} FROM {table}")  # noqa: S608
+            for row in self.conn.execute(f"SELECT {key}, {names} FROM {table}")
         }
         insert = (
-            f"INSERT INTO {table} ({key}, {names})"  # noqa: S608
-            f" VALUES ({', '.join('?' * (len(columns) + 1))})"
+            f"INSERT INTO {table} ({key}, {names}) VALUES ({', '.join('?' * (len(columns) + 1))})"
         )
-        update = (
-            f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)}"  # noqa: S608
-            f" WHERE {key} = ?"
-        )
+        update = f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE {key} = ?"
         added = changed = unchanged = 0
         for row in rows:
             old = existing.get(row[0])
@@ -409,45 +409,95 @@ class _Systems(_Repo, Systems):
         return [ClientSystem(i, n, self._institutions(i)) for i, n in rows]
 
 
-def _person(row: tuple[str, str, str, int | None]) -> Person:
-    return Person(row[0], date.fromisoformat(row[1]), PersonStatus(row[2]), row[3])
+def _person(row: tuple[str, str, str, int | None, str | None, str | None]) -> Person:
+    return Person(row[0], date.fromisoformat(row[1]), PersonStatus(row[2]), row[3], row[4], row[5])
+
+
+_RESIDENT = "{t}.status = 'active' AND {t}.municipality_code IS NOT NULL"
+_PERSON_VALUES = "birth_date, status, municipality_code, cpr_status, replaced_by"
+
+
+def _values_of(table: str) -> str:
+    """``(t.birth_date, t.status, ...)``: a person's values as one row value."""
+    return "(" + ", ".join(f"{table}.{c}" for c in _PERSON_VALUES.split(", ")) + ")"
 
 
 class _Persons(_Repo, Persons):
-    _COLUMNS = "cpr, birth_date, status, municipality_code"
-
     def get(self, cpr: str) -> Person | None:
         row = self.conn.execute(
-            f"SELECT {self._COLUMNS} FROM persons WHERE cpr = ?",  # noqa: S608 - constant
+            f"SELECT cpr, {_PERSON_VALUES} FROM persons WHERE cpr = ?",
             (cpr,),
         ).fetchone()
         return None if row is None else _person(row)
 
-    def upsert_many(self, persons: Iterable[Person], now: datetime) -> ApplyCounts:
-        added = changed = unchanged = 0
+    def apply_register(
+        self, persons: Iterable[Person], *, full: bool, now: datetime
+    ) -> RegisterCounts:
+        """Stage the input in a temporary table, count, then apply it set-wise.
+
+        The staging table lives in SQLite's temp storage; the input is streamed
+        into it, so memory does not grow with the number of persons.
+        """
+        conn = self.conn
+        conn.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS register_staging (cpr TEXT PRIMARY KEY,"
+            " birth_date TEXT NOT NULL, status TEXT NOT NULL, municipality_code INTEGER,"
+            " cpr_status TEXT, replaced_by TEXT)"
+        )
+        conn.execute("DELETE FROM register_staging")
+        conn.executemany(
+            f"INSERT INTO register_staging (cpr, {_PERSON_VALUES}) VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                (
+                    p.cpr,
+                    p.birth_date.isoformat(),
+                    p.status.value,
+                    p.municipality_code,
+                    p.cpr_status,
+                    p.replaced_by,
+                )
+                for p in persons
+            ),
+        )
+        same = f"{_values_of('p')} IS {_values_of('s')}"
+        total, added, unchanged, made_non_resident = conn.execute(
+            "SELECT count(*), coalesce(sum(p.cpr IS NULL), 0),"
+            f" coalesce(sum(p.cpr IS NOT NULL AND {same}), 0),"
+            f" coalesce(sum(p.cpr IS NOT NULL AND {_RESIDENT.format(t='p')}"
+            f" AND NOT ({_RESIDENT.format(t='s')})), 0)"
+            " FROM register_staging s LEFT JOIN persons p ON p.cpr = s.cpr"
+        ).fetchone()
+        changed = total - added - unchanged - made_non_resident
+        unregistered = 0
         stamp = ts(now)
-        for p in persons:
-            values = (p.birth_date.isoformat(), p.status.value, p.municipality_code)
-            old = self.conn.execute(
-                "SELECT birth_date, status, municipality_code FROM persons WHERE cpr = ?", (p.cpr,)
+        if full:
+            missing = (
+                "persons.status <> 'unregistered' AND NOT EXISTS"
+                " (SELECT 1 FROM register_staging s WHERE s.cpr = persons.cpr)"
+            )
+            unregistered, were_resident = conn.execute(
+                "SELECT count(*),"
+                f" coalesce(sum({_RESIDENT.format(t='persons')}), 0)"
+                f" FROM persons WHERE {missing}"
             ).fetchone()
-            if old is None:
-                self.conn.execute(
-                    "INSERT INTO persons (cpr, birth_date, status, municipality_code, updated_at)"
-                    " VALUES (?, ?, ?, ?, ?)",
-                    (p.cpr, *values, stamp),
-                )
-                added += 1
-            elif tuple(old) != values:
-                self.conn.execute(
-                    "UPDATE persons SET birth_date = ?, status = ?, municipality_code = ?,"
-                    " updated_at = ? WHERE cpr = ?",
-                    (*values, stamp, p.cpr),
-                )
-                changed += 1
-            else:
-                unchanged += 1
-        return ApplyCounts(added, changed, unchanged)
+            made_non_resident += were_resident
+            changed += unregistered - were_resident
+            conn.execute(
+                f"UPDATE persons SET status = 'unregistered', updated_at = ? WHERE {missing}",
+                (stamp,),
+            )
+        conn.execute(
+            f"INSERT INTO persons (cpr, {_PERSON_VALUES}, updated_at)"
+            f" SELECT cpr, {_PERSON_VALUES}, ? FROM register_staging WHERE true"
+            " ON CONFLICT (cpr) DO UPDATE SET birth_date = excluded.birth_date,"
+            " status = excluded.status, municipality_code = excluded.municipality_code,"
+            " cpr_status = excluded.cpr_status, replaced_by = excluded.replaced_by,"
+            " updated_at = excluded.updated_at"
+            f" WHERE {_values_of('persons')} IS NOT {_values_of('excluded')}",
+            (stamp,),
+        )
+        conn.execute("DELETE FROM register_staging")
+        return RegisterCounts(added, changed, made_non_resident, unchanged, unregistered)
 
     def view(self, cpr: str) -> PersonView | None:
         person = self.get(cpr)
@@ -494,6 +544,71 @@ def _block(
     if kind is BlockKind.JOB:
         return JobWish(tekst or "", registered)
     return EducationWish(tekst or "", registered)
+
+
+class _CprImports(_Repo, CprImports):
+    _COLUMNS = (
+        "file_name, file_sha256, kind, task_number, production_date, previous_production_date,"
+        " persons, added, changed, made_non_resident, unchanged, unregistered, warnings,"
+        " forced, applied_at"
+    )
+
+    def add(self, record: CprImportRecord) -> None:
+        c = record.counts
+        self.conn.execute(
+            f"INSERT INTO cpr_imports ({self._COLUMNS})"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                record.file_name,
+                record.file_sha256,
+                record.kind,
+                record.task_number,
+                record.production_date.isoformat(),
+                None
+                if record.previous_production_date is None
+                else record.previous_production_date.isoformat(),
+                record.persons,
+                c.added,
+                c.changed,
+                c.made_non_resident,
+                c.unchanged,
+                c.unregistered,
+                record.warnings,
+                int(record.forced),
+                ts(record.applied_at),
+            ),
+        )
+
+    @staticmethod
+    def _record(row: Sequence[Any]) -> CprImportRecord:
+        return CprImportRecord(
+            file_name=row[0],
+            file_sha256=row[1],
+            kind=row[2],
+            task_number=row[3],
+            production_date=date.fromisoformat(row[4]),
+            previous_production_date=None if row[5] is None else date.fromisoformat(row[5]),
+            persons=row[6],
+            counts=RegisterCounts(row[7], row[8], row[9], row[10], row[11]),
+            warnings=row[12],
+            forced=bool(row[13]),
+            applied_at=from_ts(row[14]),
+        )
+
+    def find(self, file_sha256: str) -> CprImportRecord | None:
+        row = self.conn.execute(
+            f"SELECT {self._COLUMNS} FROM cpr_imports WHERE file_sha256 = ? ORDER BY id LIMIT 1",
+            (file_sha256,),
+        ).fetchone()
+        return None if row is None else self._record(row)
+
+    def latest_production_date(self) -> date | None:
+        (latest,) = self.conn.execute("SELECT max(production_date) FROM cpr_imports").fetchone()
+        return None if latest is None else date.fromisoformat(latest)
+
+    def list(self) -> list[CprImportRecord]:
+        rows = self.conn.execute(f"SELECT {self._COLUMNS} FROM cpr_imports ORDER BY id")
+        return [self._record(row) for row in rows]
 
 
 class _Reports(_Repo, Reports):

@@ -85,6 +85,13 @@ class FakeStore(base.Store):
         self._fail_left = 0
         self._hooks: dict[str, Callable[[], object]] = {}
         self.closed = False
+        self.staged: dict[str, list[Person]] = {}
+
+    def stage_register(self, persons: Iterable[Person]) -> base.StagedRegister:
+        self._op("store.stage_register")
+        token = f"staged-{next(self._ids)}"
+        self.staged = {token: list(persons)}
+        return base.StagedRegister(token, len(self.staged[token]))
 
     # test switches ---------------------------------------------------------
 
@@ -258,6 +265,12 @@ class _Systems(_Repo, base.Systems):
 class _Persons(_Repo, base.Persons):
     def get(self, cpr: str) -> Person | None:
         return self.uow.data("persons.get").persons.get(cpr)
+
+    def apply_staged(
+        self, staged: base.StagedRegister, *, full: bool, now: datetime
+    ) -> base.RegisterCounts:
+        persons = self.uow.store.staged.pop(staged.token)
+        return self.apply_register(persons, full=full, now=now)
 
     def apply_register(
         self, persons: Iterable[Person], *, full: bool, now: datetime

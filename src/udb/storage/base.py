@@ -107,6 +107,18 @@ class RegisterCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class StagedRegister:
+    """Register data staged by :meth:`Store.stage_register`, ready to apply.
+
+    The staging area belongs to the thread that staged it: apply it from a unit
+    of work of the same thread.
+    """
+
+    token: str
+    persons: int
+
+
+@dataclass(frozen=True, slots=True)
 class CprImportRecord:
     """One applied CPR extract file."""
 
@@ -168,6 +180,15 @@ class Persons(abc.ABC):
         input is the complete register: every stored person not in it becomes
         :attr:`~udb.domain.model.PersonStatus.UNREGISTERED` (their contact and
         wish data stay). ``persons`` is consumed as a stream.
+        """
+
+    @abc.abstractmethod
+    def apply_staged(self, staged: StagedRegister, *, full: bool, now: datetime) -> RegisterCounts:
+        """:meth:`apply_register` for data staged before the unit of work began.
+
+        A large register file is staged outside the write transaction
+        (:meth:`Store.stage_register`), so the transaction that changes the
+        register is short: set-wise statements over the staged rows.
         """
 
     def upsert_many(self, persons: Iterable[Person], now: datetime) -> ApplyCounts:
@@ -259,6 +280,13 @@ class Store(abc.ABC):
     @abc.abstractmethod
     def unit_of_work(self, *, readonly: bool = False) -> UnitOfWork:
         """A new unit of work; ``readonly`` ones take no write lock and may not write."""
+
+    @abc.abstractmethod
+    def stage_register(self, persons: Iterable[Person]) -> StagedRegister:
+        """Stage ``persons`` (streamed) for :meth:`Persons.apply_staged`, holding no write lock.
+
+        Staging again replaces what this thread staged before.
+        """
 
     @abc.abstractmethod
     def migrate(self) -> Sequence[int]:

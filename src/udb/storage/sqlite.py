@@ -55,6 +55,7 @@ from udb.storage.base import (
     RegisterCounts,
     ReportRecord,
     Reports,
+    StagedRegister,
     StorageError,
     Store,
     StoredBlock,
@@ -182,6 +183,19 @@ class SqliteStore(Store):
 
     def unit_of_work(self, *, readonly: bool = False) -> SqliteUnitOfWork:
         return SqliteUnitOfWork(self, readonly=readonly)
+
+    def stage_register(self, persons: Iterable[Person]) -> StagedRegister:
+        conn = self.connection()
+        conn.set_query_only(False)
+        conn.execute("BEGIN")  # deferred, and it writes only to temp storage: no lock
+        try:
+            staged = _stage(conn, persons)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return staged
 
     def migrate(self) -> Sequence[int]:
         applied: list[int] = []
@@ -413,6 +427,39 @@ def _person(row: tuple[str, str, str, int | None, str | None, str | None]) -> Pe
     return Person(row[0], date.fromisoformat(row[1]), PersonStatus(row[2]), row[3], row[4], row[5])
 
 
+_STAGING = "temp.register_staging"
+
+
+def _stage(conn: sqlite3.Connection, persons: Iterable[Person]) -> StagedRegister:
+    """Stream ``persons`` into this connection's temporary staging table.
+
+    The table lives in SQLite's temp storage: filling it in a transaction of its
+    own takes no lock on the database file, so reports go on meanwhile.
+    """
+    conn.execute(
+        f"CREATE TABLE IF NOT EXISTS {_STAGING} (cpr TEXT PRIMARY KEY,"
+        " birth_date TEXT NOT NULL, status TEXT NOT NULL, municipality_code INTEGER,"
+        " cpr_status TEXT, replaced_by TEXT)"
+    )
+    conn.execute(f"DELETE FROM {_STAGING}")
+    conn.executemany(
+        f"INSERT INTO {_STAGING} (cpr, {_PERSON_VALUES}) VALUES (?, ?, ?, ?, ?, ?)",
+        (
+            (
+                p.cpr,
+                p.birth_date.isoformat(),
+                p.status.value,
+                p.municipality_code,
+                p.cpr_status,
+                p.replaced_by,
+            )
+            for p in persons
+        ),
+    )
+    (count,) = conn.execute(f"SELECT count(*) FROM {_STAGING}").fetchone()
+    return StagedRegister(_STAGING, int(count))
+
+
 _RESIDENT = "{t}.status = 'active' AND {t}.municipality_code IS NOT NULL"
 _PERSON_VALUES = "birth_date, status, municipality_code, cpr_status, replaced_by"
 
@@ -433,39 +480,21 @@ class _Persons(_Repo, Persons):
     def apply_register(
         self, persons: Iterable[Person], *, full: bool, now: datetime
     ) -> RegisterCounts:
-        """Stage the input in a temporary table, count, then apply it set-wise.
+        staged = _stage(self.conn, persons)
+        return self.apply_staged(staged, full=full, now=now)
 
-        The staging table lives in SQLite's temp storage; the input is streamed
-        into it, so memory does not grow with the number of persons.
-        """
+    def apply_staged(self, staged: StagedRegister, *, full: bool, now: datetime) -> RegisterCounts:
+        """Count, then apply the staged rows set-wise (see :func:`_stage`)."""
         conn = self.conn
-        conn.execute(
-            "CREATE TEMP TABLE IF NOT EXISTS register_staging (cpr TEXT PRIMARY KEY,"
-            " birth_date TEXT NOT NULL, status TEXT NOT NULL, municipality_code INTEGER,"
-            " cpr_status TEXT, replaced_by TEXT)"
-        )
-        conn.execute("DELETE FROM register_staging")
-        conn.executemany(
-            f"INSERT INTO register_staging (cpr, {_PERSON_VALUES}) VALUES (?, ?, ?, ?, ?, ?)",
-            (
-                (
-                    p.cpr,
-                    p.birth_date.isoformat(),
-                    p.status.value,
-                    p.municipality_code,
-                    p.cpr_status,
-                    p.replaced_by,
-                )
-                for p in persons
-            ),
-        )
+        if staged.token != _STAGING:
+            raise ValueError("not staged by this adapter")
         same = f"{_values_of('p')} IS {_values_of('s')}"
         total, added, unchanged, made_non_resident = conn.execute(
             "SELECT count(*), coalesce(sum(p.cpr IS NULL), 0),"
             f" coalesce(sum(p.cpr IS NOT NULL AND {same}), 0),"
             f" coalesce(sum(p.cpr IS NOT NULL AND {_RESIDENT.format(t='p')}"
             f" AND NOT ({_RESIDENT.format(t='s')})), 0)"
-            " FROM register_staging s LEFT JOIN persons p ON p.cpr = s.cpr"
+            " FROM temp.register_staging s LEFT JOIN persons p ON p.cpr = s.cpr"
         ).fetchone()
         changed = total - added - unchanged - made_non_resident
         unregistered = 0
@@ -473,7 +502,7 @@ class _Persons(_Repo, Persons):
         if full:
             missing = (
                 "persons.status <> 'unregistered' AND NOT EXISTS"
-                " (SELECT 1 FROM register_staging s WHERE s.cpr = persons.cpr)"
+                " (SELECT 1 FROM temp.register_staging s WHERE s.cpr = persons.cpr)"
             )
             unregistered, were_resident = conn.execute(
                 "SELECT count(*),"
@@ -488,7 +517,7 @@ class _Persons(_Repo, Persons):
             )
         conn.execute(
             f"INSERT INTO persons (cpr, {_PERSON_VALUES}, updated_at)"
-            f" SELECT cpr, {_PERSON_VALUES}, ? FROM register_staging WHERE true"
+            f" SELECT cpr, {_PERSON_VALUES}, ? FROM {_STAGING} WHERE true"
             " ON CONFLICT (cpr) DO UPDATE SET birth_date = excluded.birth_date,"
             " status = excluded.status, municipality_code = excluded.municipality_code,"
             " cpr_status = excluded.cpr_status, replaced_by = excluded.replaced_by,"
@@ -496,7 +525,7 @@ class _Persons(_Repo, Persons):
             f" WHERE {_values_of('persons')} IS NOT {_values_of('excluded')}",
             (stamp,),
         )
-        conn.execute("DELETE FROM register_staging")
+        conn.execute(f"DELETE FROM {_STAGING}")
         return RegisterCounts(added, changed, made_non_resident, unchanged, unregistered)
 
     def view(self, cpr: str) -> PersonView | None:

@@ -101,14 +101,24 @@ def test_staging_holds_no_write_lock_and_applies_in_a_short_transaction(
 
     if store.dialect != "sqlite":
         return
-    staged = store.stage_register(iter([A, B, C]))
+    writes_meanwhile: list[str] = []
+
+    def persons():  # type: ignore[no-untyped-def]
+        yield A
+        other = sqlite3.connect(database_url.removeprefix("sqlite:///"), timeout=0)
+        try:  # a report's transaction while the file is being staged
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE municipalities SET name = name")
+            other.execute("COMMIT")
+            writes_meanwhile.append("committed")
+        finally:
+            other.close()
+        yield B
+        yield C
+
+    staged = store.stage_register(persons())
     assert staged.persons == 3
-    other = sqlite3.connect(
-        database_url.removeprefix("sqlite:///"), isolation_level=None, timeout=0
-    )
-    other.execute("BEGIN IMMEDIATE")  # another writer gets the lock right after staging
-    other.execute("ROLLBACK")
-    other.close()
+    assert writes_meanwhile == ["committed"]
     with store.unit_of_work() as uow:
         counts = uow.persons.apply_staged(staged, full=False, now=NOW)
         uow.commit()

@@ -125,6 +125,8 @@ def test_persons_show_json_has_the_documented_keys(run) -> None:  # type: ignore
         "birth_date": "2008-03-15",
         "status": "active",
         "municipality_code": 751,
+        "cpr_status": None,
+        "replaced_by": None,
         "kontakt": None,
         "job": None,
         "uddannelse": None,

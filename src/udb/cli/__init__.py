@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from udb import __version__
+from udb.cli.cpr import cpr
 from udb.cli.demo import demo
 from udb.cli.register import institutions, municipalities, persons
 from udb.cli.serve import serve
@@ -27,5 +28,6 @@ main.add_command(institutions)
 main.add_command(persons)
 main.add_command(systems)
 main.add_command(demo)
+main.add_command(cpr)
 
 __all__ = ["main"]

@@ -104,6 +104,8 @@ def view_json(view: PersonView) -> dict[str, object]:
         "birth_date": person.birth_date.isoformat(),
         "status": person.status.value,
         "municipality_code": person.municipality_code,
+        "cpr_status": person.cpr_status,
+        "replaced_by": person.replaced_by,
         "kontakt": _block_json(view.current.get(BlockKind.KONTAKT)),
         "job": _block_json(view.current.get(BlockKind.JOB)),
         "uddannelse": _block_json(view.current.get(BlockKind.UDDANNELSE)),
@@ -137,7 +139,10 @@ def persons_show(cpr: str, as_json: bool, database_url: str) -> None:
     person = view.person
     click.echo(f"CPR:               {person.cpr}")
     click.echo(f"Birth date:        {person.birth_date.isoformat()}")
-    click.echo(f"Status:            {person.status.value}")
+    code = f" (CPR status {person.cpr_status})" if person.cpr_status else ""
+    click.echo(f"Status:            {person.status.value}{code}")
+    if person.replaced_by:
+        click.echo(f"Current number:    {person.replaced_by}")
     click.echo(f"Municipality code: {person.municipality_code or '-'}")
     for kind, title in (
         (BlockKind.KONTAKT, "Contact"),

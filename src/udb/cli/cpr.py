@@ -56,9 +56,13 @@ class _Reporter:
 
     def __call__(self, phase: str, done: int, total: int) -> None:
         if self.bar is not None:
-            if self.task is None or (phase == "applying" and done == 0):
-                self.task = self.bar.add_task(phase, total=total)
-            self.bar.update(self.task, completed=done, total=total)
+            if phase == "reading":
+                if self.task is None:
+                    self.task = self.bar.add_task("reading", total=total)
+                self.bar.update(self.task, completed=done, total=total)
+            elif done == 0:
+                self.bar.stop()
+                self.console.print("applying to the register ...")
             return
         now = time.monotonic()
         if phase == "reading" and now - self.last_line < 5 and done < total:

@@ -24,6 +24,7 @@ named in :attr:`FakeStore.ops`: ``begin``, ``commit``, ``<repository>.<method>``
 
 from __future__ import annotations
 
+import builtins
 import itertools
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
@@ -34,6 +35,7 @@ from udb.domain.merge import supersedes
 from udb.domain.model import (
     Block,
     BlockKind,
+    ClientCertificate,
     ClientSystem,
     Institution,
     Municipality,
@@ -58,6 +60,8 @@ class Data:
     #: (CPR number, kind) -> index into ``history``.
     current: dict[tuple[str, BlockKind], int] = field(default_factory=dict)
     cpr_imports: list[base.CprImportRecord] = field(default_factory=list)
+    certificates: dict[str, tuple[int, ClientCertificate]] = field(default_factory=dict)
+    replay: dict[str, datetime] = field(default_factory=dict)
 
     def copy(self) -> Data:
         return Data(
@@ -69,6 +73,8 @@ class Data:
             list(self.history),
             dict(self.current),
             list(self.cpr_imports),
+            dict(self.certificates),
+            dict(self.replay),
         )
 
 
@@ -157,6 +163,7 @@ class FakeUnitOfWork(base.UnitOfWork):
         self.persons = _Persons(self)
         self.reports = _Reports(self)
         self.cpr_imports = _CprImports(self)
+        self.replay = _ReplayCache(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         if self.store.closed:
@@ -260,6 +267,42 @@ class _Systems(_Repo, base.Systems):
     def list(self) -> list[ClientSystem]:
         systems = self.uow.data("systems.list").systems
         return [systems[name] for name in sorted(systems)]
+
+    def add_certificate(self, system_id: int, certificate: ClientCertificate) -> None:
+        data = self.uow.data("systems.add_certificate", write=True)
+        if certificate.fingerprint in data.certificates:
+            raise IntegrityError("constraint violated: certificate already pinned")
+        data.certificates[certificate.fingerprint] = (system_id, certificate)
+
+    def retire_certificates(self, system_id: int, at: datetime) -> int:
+        data = self.uow.data("systems.retire_certificates", write=True)
+        retired = 0
+        for key, (owner, cert) in list(data.certificates.items()):
+            if owner == system_id and cert.identifies_at(at):
+                data.certificates[key] = (owner, replace(cert, retires_at=at))
+                retired += 1
+        return retired
+
+    def certificates(self, system_id: int) -> builtins.list[ClientCertificate]:
+        data = self.uow.data("systems.certificates")
+        return [c for owner, c in data.certificates.values() if owner == system_id]
+
+    def by_certificate(self, fingerprint: str, now: datetime) -> ClientSystem | None:
+        data = self.uow.data("systems.by_certificate")
+        found = data.certificates.get(fingerprint)
+        if found is None or not found[1].identifies_at(now):
+            return None
+        return next((s for s in data.systems.values() if s.id == found[0]), None)
+
+
+class _ReplayCache(_Repo, base.ReplayCache):
+    def remember(self, key: str, keep_until: datetime, now: datetime) -> bool:
+        data = self.uow.data("replay.remember", write=True)
+        kept = data.replay.get(key)
+        if kept is not None and kept > now:
+            return False
+        data.replay[key] = keep_until
+        return True
 
 
 class _Persons(_Repo, base.Persons):

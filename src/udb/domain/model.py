@@ -103,6 +103,22 @@ class ClientSystem:
     institutions: frozenset[int] = field(default_factory=frozenset)
 
 
+@dataclass(frozen=True, slots=True)
+class ClientCertificate:
+    """A certificate pinned to a client system: it identifies that system."""
+
+    fingerprint: str  # SHA-256 of the DER, lowercase hex
+    subject: str
+    not_before: datetime
+    not_after: datetime
+    added_at: datetime
+    #: set when the certificate was rotated out: it identifies the system until then
+    retires_at: datetime | None = None
+
+    def identifies_at(self, moment: datetime) -> bool:
+        return self.retires_at is None or moment < self.retires_at
+
+
 class BlockKind(enum.Enum):
     """The three independent parts of a report."""
 

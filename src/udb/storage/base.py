@@ -16,6 +16,7 @@ implement this interface; :func:`udb.storage.open_store` picks one by URL.
 from __future__ import annotations
 
 import abc
+import builtins
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -24,6 +25,7 @@ from types import TracebackType
 from udb.domain.model import (
     Block,
     BlockKind,
+    ClientCertificate,
     ClientSystem,
     ErrorCode,
     Institution,
@@ -165,6 +167,27 @@ class Systems(abc.ABC):
     @abc.abstractmethod
     def list(self) -> list[ClientSystem]: ...
 
+    @abc.abstractmethod
+    def add_certificate(self, system_id: int, certificate: ClientCertificate) -> None:
+        """Pin ``certificate`` to the system (IntegrityError if it is pinned to any)."""
+
+    @abc.abstractmethod
+    def retire_certificates(self, system_id: int, at: datetime) -> int:
+        """Let the system's current certificates identify it only until ``at``."""
+
+    @abc.abstractmethod
+    def certificates(self, system_id: int) -> builtins.list[ClientCertificate]: ...
+
+    @abc.abstractmethod
+    def by_certificate(self, fingerprint: str, now: datetime) -> ClientSystem | None:
+        """The system the certificate identifies at ``now`` (None: not pinned, or retired)."""
+
+
+class ReplayCache(abc.ABC):
+    @abc.abstractmethod
+    def remember(self, key: str, keep_until: datetime, now: datetime) -> bool:
+        """Record ``key``; False if it was recorded before and is still kept (a replay)."""
+
 
 class Persons(abc.ABC):
     @abc.abstractmethod
@@ -250,6 +273,7 @@ class UnitOfWork(abc.ABC):
     persons: Persons
     reports: Reports
     cpr_imports: CprImports
+    replay: ReplayCache
 
     def __enter__(self) -> UnitOfWork:
         return self

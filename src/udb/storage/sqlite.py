@@ -19,6 +19,8 @@ Times are stored as fixed-width ISO 8601 text in UTC
 
 from __future__ import annotations
 
+import builtins
+import secrets
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -32,6 +34,7 @@ from udb.domain.merge import supersedes
 from udb.domain.model import (
     Block,
     BlockKind,
+    ClientCertificate,
     ClientSystem,
     Contact,
     EducationWish,
@@ -53,6 +56,7 @@ from udb.storage.base import (
     Persons,
     PersonView,
     RegisterCounts,
+    ReplayCache,
     ReportRecord,
     Reports,
     StagedRegister,
@@ -272,6 +276,7 @@ class SqliteUnitOfWork(UnitOfWork):
         self.persons = _Persons(conn)
         self.reports = _Reports(conn)
         self.cpr_imports = _CprImports(conn)
+        self.replay = _ReplayCache(conn)
         return self
 
     def _take_writer(self) -> None:
@@ -421,6 +426,75 @@ class _Systems(_Repo, Systems):
     def list(self) -> list[ClientSystem]:
         rows = self.conn.execute("SELECT id, name FROM client_systems ORDER BY name").fetchall()
         return [ClientSystem(i, n, self._institutions(i)) for i, n in rows]
+
+    def add_certificate(self, system_id: int, certificate: ClientCertificate) -> None:
+        c = certificate
+        self.conn.execute(
+            "INSERT INTO client_certificates (fingerprint, system_id, subject, not_before,"
+            " not_after, added_at, retires_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                c.fingerprint,
+                system_id,
+                c.subject,
+                ts(c.not_before),
+                ts(c.not_after),
+                ts(c.added_at),
+                None if c.retires_at is None else ts(c.retires_at),
+            ),
+        )
+
+    def retire_certificates(self, system_id: int, at: datetime) -> int:
+        cursor = self.conn.execute(
+            "UPDATE client_certificates SET retires_at = ?"
+            " WHERE system_id = ? AND (retires_at IS NULL OR retires_at > ?)",
+            (ts(at), system_id, ts(at)),
+        )
+        return int(cursor.rowcount)
+
+    def certificates(self, system_id: int) -> builtins.list[ClientCertificate]:
+        rows = self.conn.execute(
+            "SELECT fingerprint, subject, not_before, not_after, added_at, retires_at"
+            " FROM client_certificates WHERE system_id = ? ORDER BY added_at, fingerprint",
+            (system_id,),
+        )
+        return [
+            ClientCertificate(
+                r[0],
+                r[1],
+                from_ts(r[2]),
+                from_ts(r[3]),
+                from_ts(r[4]),
+                None if r[5] is None else from_ts(r[5]),
+            )
+            for r in rows
+        ]
+
+    def by_certificate(self, fingerprint: str, now: datetime) -> ClientSystem | None:
+        row = self.conn.execute(
+            "SELECT s.id, s.name FROM client_certificates c"
+            " JOIN client_systems s ON s.id = c.system_id"
+            " WHERE c.fingerprint = ? AND (c.retires_at IS NULL OR c.retires_at > ?)",
+            (fingerprint, ts(now)),
+        ).fetchone()
+        return None if row is None else ClientSystem(row[0], row[1], self._institutions(row[0]))
+
+
+class _ReplayCache(_Repo, ReplayCache):
+    #: expired entries are purged on about one call in this many
+    PURGE_EVERY = 500
+
+    def remember(self, key: str, keep_until: datetime, now: datetime) -> bool:
+        stamp = ts(now)
+        row = self.conn.execute(
+            "INSERT INTO replay_cache (signature_sha256, keep_until) VALUES (?, ?)"
+            " ON CONFLICT (signature_sha256) DO UPDATE SET keep_until = excluded.keep_until"
+            " WHERE replay_cache.keep_until <= ?"
+            " RETURNING signature_sha256",
+            (key, ts(keep_until), stamp),
+        ).fetchone()
+        if secrets.randbelow(self.PURGE_EVERY) == 0:
+            self.conn.execute("DELETE FROM replay_cache WHERE keep_until <= ?", (stamp,))
+        return row is not None
 
 
 def _person(row: tuple[str, str, str, int | None, str | None, str | None]) -> Person:

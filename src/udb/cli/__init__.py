@@ -11,6 +11,7 @@ import click
 from udb import __version__
 from udb.cli.cpr import cpr
 from udb.cli.demo import demo
+from udb.cli.devcerts import dev_certs
 from udb.cli.register import institutions, municipalities, persons
 from udb.cli.serve import serve
 from udb.cli.systems import systems
@@ -29,5 +30,6 @@ main.add_command(persons)
 main.add_command(systems)
 main.add_command(demo)
 main.add_command(cpr)
+main.add_command(dev_certs)
 
 __all__ = ["main"]

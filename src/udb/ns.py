@@ -19,6 +19,23 @@ WSDL: Final = "http://schemas.xmlsoap.org/wsdl/"
 WSDL_SOAP11: Final = "http://schemas.xmlsoap.org/wsdl/soap/"
 WSDL_SOAP12: Final = "http://schemas.xmlsoap.org/wsdl/soap12/"
 
+#: WS-Security 1.0 (OASIS 2004): the Security header, BinarySecurityToken, SecurityTokenReference.
+WSSE: Final = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+#: WS-Security utility: Timestamp and the ``wsu:Id`` attribute.
+WSU: Final = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+#: ``ValueType`` of an X.509 v3 BinarySecurityToken (X.509 token profile 1.0).
+WSSE_X509V3: Final = (
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3"
+)
+#: ``EncodingType`` of a base64 BinarySecurityToken (SOAP message security 1.0).
+WSSE_BASE64: Final = (
+    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
+)
+#: XML Signature (xmldsig); algorithm URIs come from ``xmlsec.constants``.
+DS: Final = "http://www.w3.org/2000/09/xmldsig#"
+#: Exclusive XML canonicalisation (the namespace of ``InclusiveNamespaces``).
+EXC_C14N: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
+
 
 def qname(namespace: str, local: str) -> str:
     """Clark notation ``{namespace}local`` as lxml uses it."""

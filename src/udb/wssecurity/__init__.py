@@ -1,0 +1,24 @@
+"""WS-Security 1.0 for the service: X.509 token, Timestamp and XML signature.
+
+A request is trusted only through :func:`verify`, which returns a frozen
+:class:`VerifiedMessage` (the signed Body and its payload, the certificate,
+the Timestamp); code after it reads the request only from that result.
+:func:`sign` builds signed envelopes as the live platform's clients do.
+
+Exceptions: :class:`SecurityError` (``reason``: why verification refused the
+message) from :func:`verify`; :class:`ValueError` from :func:`sign` and
+:func:`load_trust_anchors` for unusable input.
+"""
+
+from udb.wssecurity.policy import Policy, SecurityError, load_trust_anchors
+from udb.wssecurity.sign import sign
+from udb.wssecurity.verify import VerifiedMessage, verify
+
+__all__ = [
+    "Policy",
+    "SecurityError",
+    "VerifiedMessage",
+    "load_trust_anchors",
+    "sign",
+    "verify",
+]

@@ -1,5 +1,6 @@
 # The two set-up commands of the README:
-#   make run    install, load the demo data set and run the service (SQLite)
+#   make run    install, load the demo data set and run the service (SQLite, development
+#               mode: unsigned requests accepted, for the curl examples)
 #   make test   install and run the whole test suite (what CI runs)
 # Everything is installed from requirements.lock (pinned, with hashes) into .venv.
 
@@ -20,7 +21,7 @@ install: $(STAMP)
 
 run: install
 	$(BIN)/udb demo
-	$(BIN)/udb serve
+	$(BIN)/udb serve --insecure-dev-mode
 
 test: install
 	$(BIN)/python -m pytest -n 2 --dist loadfile --doctest-modules src tests

@@ -131,6 +131,7 @@ class Server:
                     [
                         *UDB,
                         "serve",
+                        "--insecure-dev-mode",  # unsigned reports (signed: see bench/README.md)
                         "--port",
                         str(port),
                         "--workers",

@@ -11,6 +11,13 @@ UDB_THREADS               8                          threads per worker that han
                                                      requests (parse, rules, storage)
 UDB_PUBLIC_URL            (the request's Host)       base URL callers use, for the
                                                      WSDL's addresses behind a proxy
+UDB_TRUST_ANCHORS         (none)                     PEM file of CA certificates a
+                                                     signing certificate must chain to
+UDB_WSSE_ALLOW_SHA1       true                       accept RSA-SHA1/SHA-1 signatures
+UDB_WSSE_CLOCK_SKEW_S     300                        tolerance for Timestamp and
+                                                     certificate validity times
+UDB_INSECURE_DEV_MODE     false                      accept unsigned requests (never in
+                                                     production)
 ========================  =========================  ==================================
 """
 
@@ -39,6 +46,12 @@ class Settings:
     #: ``https://udb.example.dk`` - the scheme, host and any path prefix callers use;
     #: ``None``: taken from each request (its scheme and Host header)
     public_url: str | None = None
+    #: PEM file of the CAs a signing certificate must chain to (None: no chain check)
+    trust_anchors: str | None = None
+    allow_sha1: bool = True
+    clock_skew: timedelta = timedelta(minutes=5)
+    #: accept unsigned requests, the caller named by SystemName (development only)
+    insecure_dev_mode: bool = False
 
     def __post_init__(self) -> None:
         if not 1024 <= self.max_body_bytes <= 16 * 1024 * 1024:
@@ -47,6 +60,8 @@ class Settings:
             raise ConfigError("future tolerance must be between 0 and 86400 seconds")
         if not 1 <= self.threads <= 256:
             raise ConfigError("threads must be between 1 and 256")
+        if not timedelta(0) <= self.clock_skew <= timedelta(hours=1):
+            raise ConfigError("the clock skew must be between 0 and 3600 seconds")
         if self.public_url is not None:
             parts = urlsplit(self.public_url)
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
@@ -67,6 +82,14 @@ class Settings:
             values["threads"] = _int(env, "UDB_THREADS")
         if env.get("UDB_PUBLIC_URL"):
             values["public_url"] = env["UDB_PUBLIC_URL"]
+        if env.get("UDB_TRUST_ANCHORS"):
+            values["trust_anchors"] = env["UDB_TRUST_ANCHORS"]
+        if "UDB_WSSE_ALLOW_SHA1" in env:
+            values["allow_sha1"] = _bool(env, "UDB_WSSE_ALLOW_SHA1")
+        if "UDB_WSSE_CLOCK_SKEW_S" in env:
+            values["clock_skew"] = timedelta(seconds=_int(env, "UDB_WSSE_CLOCK_SKEW_S"))
+        if "UDB_INSECURE_DEV_MODE" in env:
+            values["insecure_dev_mode"] = _bool(env, "UDB_INSECURE_DEV_MODE")
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -78,10 +101,23 @@ class Settings:
             "UDB_FUTURE_TOLERANCE_S": str(int(self.future_tolerance.total_seconds())),
             "UDB_THREADS": str(self.threads),
             "UDB_PUBLIC_URL": self.public_url or "",
+            "UDB_TRUST_ANCHORS": self.trust_anchors or "",
+            "UDB_WSSE_ALLOW_SHA1": "true" if self.allow_sha1 else "false",
+            "UDB_WSSE_CLOCK_SKEW_S": str(int(self.clock_skew.total_seconds())),
+            "UDB_INSECURE_DEV_MODE": "true" if self.insecure_dev_mode else "false",
         }
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+def _bool(env: Mapping[str, str], name: str) -> bool:
+    value = env[name].strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(f"{name} must be true or false")
 
 
 def _int(env: Mapping[str, str], name: str) -> int:

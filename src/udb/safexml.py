@@ -81,12 +81,19 @@ def _parser() -> etree.XMLParser:
     return parser
 
 
+#: The first bytes of a document in UTF-16 or UTF-32 without a byte order mark:
+#: XML 1.0 (section 4.3.3) requires the mark for those encodings.
+_NO_BOM_WIDE = (b"<\x00\x00\x00", b"\x00\x00\x00<", b"<\x00", b"\x00<")
+
+
 def parse(data: bytes) -> etree._Element:
     """Parse ``data`` and return the root element.
 
     Raises :class:`XmlSyntaxError` for input that is not well-formed and
     :class:`UnsafeXml` for a document with a DTD.
     """
+    if data.startswith(_NO_BOM_WIDE):
+        raise UnsafeXml("a UTF-16 or UTF-32 document must begin with a byte order mark")
     root = etree.fromstring(data, parser=_parser())
     docinfo = root.getroottree().docinfo
     if docinfo.doctype or docinfo.internalDTD is not None or docinfo.externalDTD is not None:

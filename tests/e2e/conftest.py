@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
@@ -39,18 +40,27 @@ def udb(*args: str, database_url: str, check: bool = True) -> subprocess.Complet
     )
 
 
+#: values that are personal data wherever they occur in a request
+_PERSONAL = re.compile(rb"<(?:\w+:)?(?:CPRNr|KontaktNavn|KontaktMail|KontaktTelefon)>([^<]+)<")
+
+
 @dataclass
 class Server:
     url: str
     database_url: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    #: personal data sent to this server: none of it may appear in its log
+    sent: set[str] = field(default_factory=set)
 
     @property
     def endpoint(self) -> str:
         return self.url + ENDPOINT_PATH
 
     def post(self, body: bytes, content_type: str = SOAP12, **kwargs: object) -> httpx.Response:
+        self.sent.update(
+            m.decode("utf-8", "replace").strip() for m in _PERSONAL.findall(body) if m.strip()
+        )
         return httpx.post(
             self.endpoint,
             content=body,
@@ -64,8 +74,14 @@ class Server:
 
 
 def start_server(
-    tmp_path: Path, *extra: str, demo: bool = True, env: dict[str, str] | None = None
+    tmp_path: Path,
+    *extra: str,
+    demo: bool = True,
+    env: dict[str, str] | None = None,
+    secure: bool = False,
+    tls: bool = False,
 ) -> Server:
+    """``udb serve`` on a free port; unsigned requests allowed unless ``secure``."""
     database_url = "sqlite:///" + str(tmp_path / "udb.sqlite3")
     if demo:
         udb("demo", database_url=database_url)
@@ -83,6 +99,7 @@ def start_server(
                     database_url,
                     "--log-level",
                     "debug",
+                    *([] if secure else ["--insecure-dev-mode"]),
                     *extra,
                 ],
                 stdout=log,
@@ -93,16 +110,33 @@ def start_server(
         server = Server(f"http://127.0.0.1:{port}", database_url, process, log_path)
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and process.poll() is None:
-            try:
-                httpx.get(server.endpoint, timeout=1)
+            if _listening(port) if tls else _answers(server):
                 return server
-            except httpx.TransportError:
-                time.sleep(0.1)
+            time.sleep(0.1)
         stop_server(server)
     raise RuntimeError("the server did not start:\n" + log_path.read_text())
 
 
+def _answers(server: Server) -> bool:
+    try:
+        httpx.get(server.endpoint, timeout=1)
+    except httpx.TransportError:
+        return False
+    return True
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
 def stop_server(server: Server) -> None:
+    """Stop the server, then check that nothing personal it was sent reached its log.
+
+    Every e2e server logs at DEBUG, so this holds the whole e2e suite to the
+    rule: CPR numbers (only their first six digits may appear), names, e-mails
+    and phone numbers never appear in a log line.
+    """
     if server.process.poll() is None:
         os.killpg(server.process.pid, signal.SIGTERM)
         try:
@@ -110,6 +144,9 @@ def stop_server(server: Server) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(server.process.pid, signal.SIGKILL)
             server.process.wait(timeout=10)
+    log = server.log()
+    leaked = sorted(value for value in server.sent if value in log)
+    assert not leaked, f"personal data in the server log: {len(leaked)} value(s)"
 
 
 @pytest.fixture(scope="module")

@@ -22,7 +22,7 @@ from tests.unit.xmlsamples import (
     request,
 )
 from udb import ns, safexml
-from udb.api.endpoint import Endpoint, Reply
+from udb.api.endpoint import Endpoint, Reply, Security
 from udb.domain.model import Institution, Municipality, Person, PersonStatus
 from udb.service.reports import Policy
 from udb.storage import Store, open_store
@@ -61,7 +61,13 @@ def _ids() -> Iterator[str]:
 @pytest.fixture
 def endpoint(store: Store) -> Endpoint:
     ids = _ids()
-    return Endpoint(store, Policy(), clock=lambda: CLOCK, new_id=lambda: next(ids))
+    return Endpoint(
+        store,
+        Policy(),
+        security=Security(required=False),  # unsigned requests: see test_secure_by_default
+        clock=lambda: CLOCK,
+        new_id=lambda: next(ids),
+    )
 
 
 def _body(reply: Reply) -> etree._Element:
@@ -286,3 +292,15 @@ def test_too_large(endpoint: Endpoint) -> None:
     reply = endpoint.too_large(SOAP11_CT, 65536)
     assert (reply.status, reply.content_type) == (413, SOAP11_CT)
     assert _fault(reply)["ErrorCode"] == "IPL000006"
+
+
+def test_secure_by_default_an_unsigned_request_is_ipl000003(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    store = open_store("sqlite:///" + str(tmp_path / "secure.sqlite3"))
+    store.migrate()
+    reply = Endpoint(store, Policy(), clock=lambda: CLOCK).post(
+        request(), SOAP12_CT, received_at=RECEIVED
+    )
+    store.close()
+    assert reply.status == 400
+    assert b"<ErrorCode>IPL000003</ErrorCode>" in reply.body
+    assert b"no WS-Security header" in reply.body

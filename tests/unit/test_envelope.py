@@ -13,6 +13,7 @@ from tests.unit.xmlsamples import (
     request,
     request_text,
     security_header,
+    unknown_header,
 )
 from udb import ns
 from udb.soap import envelope
@@ -144,11 +145,18 @@ def test_envelope_shape(document: str, expected: str) -> None:
     [(V12, False, "1"), (V12, False, "true"), (V11, True, "1")],
 )
 def test_must_understand_header_is_refused(version: SoapVersion, soap11: bool, value: str) -> None:
-    data = request(soap11=soap11, header=security_header(value))
+    data = request(soap11=soap11, header=unknown_header(value))
     reason = refused(data, version)
     assert reason == (
-        "header block Security is marked mustUnderstand but is not supported by this service"
+        "header block Routing is marked mustUnderstand but is not supported by this service"
     )
+
+
+@pytest.mark.parametrize(("version", "soap11"), [(V12, False), (V11, True)])
+def test_the_ws_security_header_is_understood(version: SoapVersion, soap11: bool) -> None:
+    env = envelope.read(request(soap11=soap11, header=security_header("1")), version)
+    assert env.signed and env.root is not None and env.payload.tag == REPORT
+    assert not envelope.read(request(soap11=soap11), version).signed
 
 
 @pytest.mark.parametrize(("version", "soap11"), [(V12, False), (V11, True)])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.unit.xmlsamples import REQUEST_XML, position, request_text, security_header
+from tests.unit.xmlsamples import REQUEST_XML, position, request_text, unknown_header
 from udb.soap import envelope, messages
 from udb.soap.faults import InvalidRequest
 from udb.soap.version import SoapVersion
@@ -56,7 +56,7 @@ def test_a_comment_inside_a_block_value_is_read_whole() -> None:
 
 @pytest.mark.parametrize("value", ["1", "true", " true ", "\n1\n"])
 def test_must_understand_is_an_xs_boolean(value: str) -> None:
-    text = request_text(header=security_header(must_understand=value))
+    text = request_text(header=unknown_header(must_understand=value))
     with pytest.raises(InvalidRequest) as raised:
         envelope.read(text.encode(), SoapVersion.SOAP12)
     assert "mustUnderstand" in str(raised.value)
@@ -71,7 +71,7 @@ def test_must_understand_is_an_xs_boolean(value: str) -> None:
 )
 def test_other_contract_elements_are_not_operations(body: str) -> None:
     from tests.unit.xmlsamples import IPL_NS, UDB_NS
-    from udb.api.endpoint import Endpoint
+    from udb.api.endpoint import Endpoint, Security
     from udb.service.reports import Policy
 
     class NoStore:  # the answer comes before any storage is touched
@@ -82,7 +82,7 @@ def test_other_contract_elements_are_not_operations(body: str) -> None:
         + body.format(ipl=IPL_NS, udb=UDB_NS)
         + "</s:Body></s:Envelope>"
     )
-    reply = Endpoint(NoStore(), Policy()).post(  # type: ignore[arg-type]
+    reply = Endpoint(NoStore(), Policy(), security=Security(required=False)).post(  # type: ignore[arg-type]
         text.encode(),
         "application/soap+xml",
         received_at=None,  # type: ignore[arg-type]

@@ -159,6 +159,19 @@ def request(**kwargs: object) -> bytes:
     return request_text(**kwargs).encode("utf-8")  # type: ignore[arg-type]
 
 
+UNKNOWN_HEADER = """\
+<s:Header>
+    <x:Routing s:mustUnderstand="{must_understand}" xmlns:x="urn:example:routing">
+      <x:Via>somewhere</x:Via>
+    </x:Routing>
+  </s:Header>"""
+
+
+def unknown_header(must_understand: str = "1") -> str:
+    """A header block the service does not process."""
+    return UNKNOWN_HEADER.format(must_understand=must_understand)
+
+
 def security_header(must_understand: str = "1") -> str:
     return SECURITY_HEADER.format(must_understand=must_understand)
 

@@ -9,18 +9,20 @@ failure into the fault of :mod:`udb.soap.faults`.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from lxml import etree
 
+from udb import wssecurity
 from udb.contract.violations import Violation, at, element_name
 from udb.domain.clock import utc_now
-from udb.domain.model import Submission
+from udb.domain.model import Signature, Submission
 from udb.service import reports
 from udb.service.errors import ServiceError
 from udb.soap import envelope, faults, messages
@@ -28,6 +30,15 @@ from udb.soap.version import SoapVersion
 from udb.storage.base import Store
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Security:
+    """How requests are authenticated."""
+
+    policy: wssecurity.Policy = field(default_factory=wssecurity.Policy)
+    #: False only in insecure development mode: unsigned requests are accepted
+    required: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,11 +61,13 @@ class Endpoint:
         store: Store,
         policy: reports.Policy,
         *,
+        security: Security | None = None,
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
     ) -> None:
         self.store = store
         self.policy = policy
+        self.security = security or Security()
         self.clock = clock
         self.new_id = new_id
 
@@ -77,7 +90,11 @@ class Endpoint:
                         )
                     ]
                 )
-            request = envelope.read(body, version)
+            verified: list[wssecurity.VerifiedMessage] = []
+            request = envelope.read(
+                body, version, authenticate=lambda root: verified.append(self._verify(root))
+            )
+            signature = self._authenticate(request, verified, correlation_id)
             if request.payload.tag == messages.PING:
                 operation = "Ping"
                 up = reports.ping(self.store)
@@ -87,7 +104,7 @@ class Endpoint:
                 )
             elif request.payload.tag == messages.REPORT:
                 operation = "Indberetning"
-                reply = self._report(request, correlation_id, received_at)
+                reply = self._report(request, correlation_id, received_at, signature)
             else:
                 name = element_name(etree.QName(request.payload).localname)
                 raise faults.InvalidRequest(
@@ -116,8 +133,55 @@ class Endpoint:
         )
         return reply
 
+    def _verify(self, root: etree._Element) -> wssecurity.VerifiedMessage:
+        """Verify the WS-Security header of the envelope ``root`` (IPL000003 if it fails)."""
+        try:
+            return wssecurity.verify(root, policy=self.security.policy, now=self.clock())
+        except wssecurity.SecurityError as exc:
+            raise faults.SecurityFault(exc.reason) from None
+
+    def _authenticate(
+        self,
+        request: envelope.Envelope,
+        verified: list[wssecurity.VerifiedMessage],
+        correlation_id: str,
+    ) -> Signature | None:
+        """What the WS-Security header established (IPL000003 if it is missing when required).
+
+        In insecure development mode an unsigned request passes (the caller is
+        then named by SystemName); a signed one is verified all the same.
+        """
+        if not self.security.required:
+            log.warning(
+                "INSECURE DEV MODE: %s request correlation_id=%s",
+                "signed" if request.signed else "unsigned",
+                correlation_id,
+            )
+        if not verified:
+            if self.security.required or request.signed:
+                raise faults.SecurityFault(
+                    "the request has no WS-Security header: sign it with the system's certificate"
+                )
+            return None
+        message = verified[0]
+        if message.payload is not request.payload:  # pragma: no cover - verify() ensures it
+            raise faults.SecurityFault("the signed Body is not the Body of the envelope")
+        if message.uses_sha1:
+            log.warning(
+                "SHA-1 signature accepted (certificate %s) correlation_id=%s",
+                message.fingerprint[:16],
+                correlation_id,
+            )
+        replay_key = hashlib.sha256(message.signature_value.encode("ascii")).hexdigest()
+        keep_until = message.expires + self.security.policy.clock_skew
+        return Signature(message.fingerprint, replay_key, keep_until)
+
     def _report(
-        self, request: envelope.Envelope, correlation_id: str, received_at: datetime
+        self,
+        request: envelope.Envelope,
+        correlation_id: str,
+        received_at: datetime,
+        signature: Signature | None,
     ) -> Reply:
         identifier = messages.read_identifier(request.payload)
         submission = Submission(
@@ -126,6 +190,7 @@ class Endpoint:
             report=messages.read_report(request.payload, request.source),
             received_at=received_at,
             correlation_id=correlation_id,
+            signature=signature,
         )
         outcome = reports.submit(submission, self.store, self.policy)
         body = messages.report_response(request.version, identifier, correlation_id, outcome)

@@ -37,11 +37,14 @@ def demo(database_url: str) -> None:
     click.echo(f"  {demo_data.UNKNOWN_CPR}  14: not in the register")
     click.echo("  any of them with a registration time in the future: 280")
     click.echo("")
-    click.echo("Start the service and send the example report (from the repository root):")
-    click.echo(f"  udb serve --database {database_url}")
+    click.echo("Start the service in development mode (it then accepts unsigned requests,")
+    click.echo("like the example; never run it like that with real data) and send the example")
+    click.echo("report from the repository root:")
+    click.echo(f"  udb serve --insecure-dev-mode --database {database_url}")
     click.echo(
         "  curl -s -H 'Content-Type: application/soap+xml; charset=utf-8' "
         "--data-binary @docs/examples/request.xml "
         f"http://127.0.0.1:8080{ENDPOINT_PATH}"
     )
     click.echo("docs/examples/ also has a request for each error code and a Ping.")
+    click.echo("Signed requests: `udb dev-certs DIR` makes certificates to sign with.")

@@ -12,11 +12,12 @@ import logging
 import logging.config
 import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import click
 
-from udb.api.app import ENDPOINT_PATH
+from udb.api.app import ENDPOINT_PATH, security_from
 from udb.cli.common import database_option, open_migrated
 from udb.config import ConfigError, Settings
 
@@ -93,6 +94,32 @@ def logging_config(level: str) -> dict[str, Any]:
     help="Base URL callers use (https://host[:port][/prefix]); the WSDL's addresses use it "
     "instead of the request's Host, e.g. behind a TLS-terminating proxy  [env: UDB_PUBLIC_URL]",
 )
+@click.option(
+    "--insecure-dev-mode",
+    is_flag=True,
+    help="Accept unsigned requests (the caller named by SystemName). Development only: "
+    "never where real personal data is reported.",
+)
+@click.option(
+    "--trust-anchors",
+    type=click.Path(exists=True, dir_okay=False),
+    default=None,
+    help="PEM file of the CA certificates a signing certificate must chain to  "
+    "[env: UDB_TRUST_ANCHORS]",
+)
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve HTTPS with this certificate (PEM).",
+)
+@click.option(
+    "--tls-key", type=click.Path(exists=True, dir_okay=False), help="The TLS key (PEM, PKCS#8)."
+)
+@click.option(
+    "--client-ca",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Require a TLS client certificate issued by this CA (mutual TLS).",
+)
 @click.option("--log-level", type=click.Choice(LEVELS), default="info", show_default=True)
 @database_option
 def serve(
@@ -103,6 +130,11 @@ def serve(
     max_body_bytes: int | None,
     future_tolerance: int | None,
     public_url: str | None,
+    insecure_dev_mode: bool,
+    trust_anchors: str | None,
+    tls_cert: str | None,
+    tls_key: str | None,
+    client_ca: str | None,
     log_level: str,
     database_url: str,
 ) -> None:
@@ -123,21 +155,39 @@ def serve(
             if future_tolerance is None
             else timedelta(seconds=future_tolerance),
             public_url=public_url,
+            trust_anchors=trust_anchors,
+            insecure_dev_mode=insecure_dev_mode or None,
         )
-    except ConfigError as exc:
+        security_from(settings)  # refuse to start with an unreadable trust anchor file
+    except (ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if client_ca and not tls_cert:
+        raise click.UsageError("--client-ca needs --tls-cert and --tls-key (mutual TLS)")
     store = open_migrated(settings.database_url)
     store.close()
     logging.config.dictConfig(logging_config(log_level))
     os.environ.update(settings.to_env())  # the workers read their settings from here
-    logging.getLogger("udb").info(
-        "serving on http://%s:%d%s (%d worker(s), database %s)",
+    log = logging.getLogger("udb")
+    scheme = "https" if tls_cert else "http"
+    log.info(
+        "serving on %s://%s:%d%s (%d worker(s), database %s%s)",
+        scheme,
         host,
         port,
         ENDPOINT_PATH,
         workers,
         settings.database_url.split("://", 1)[0],
+        ", client certificates required" if client_ca else "",
     )
+    if settings.insecure_dev_mode:
+        log.warning(
+            "INSECURE DEV MODE: unsigned requests are accepted and the caller is whoever "
+            "SystemName names. Never run like this where real personal data is reported."
+        )
+    elif not settings.trust_anchors:
+        log.warning("no --trust-anchors: signing certificates are pinned but not chain-checked")
     Granian(
         "udb.api.app:create_app",
         factory=True,
@@ -148,4 +198,8 @@ def serve(
         respawn_failed_workers=True,
         log_dictconfig=logging_config(log_level),
         websockets=False,
+        ssl_cert=Path(tls_cert) if tls_cert else None,
+        ssl_key=Path(tls_key) if tls_key else None,
+        ssl_ca=Path(client_ca) if client_ca else None,
+        ssl_client_verify=bool(client_ca),
     ).serve()

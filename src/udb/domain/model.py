@@ -217,6 +217,17 @@ class Report:
 
 
 @dataclass(frozen=True, slots=True)
+class Signature:
+    """What WS-Security established about a signed request."""
+
+    #: SHA-256 fingerprint of the signing certificate: it identifies the caller
+    certificate_fingerprint: str
+    #: key of the replay cache (a hash of the signature value) and how long to keep it
+    replay_key: str
+    keep_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class Submission:
     """One received report with the IPL wrapper's facts around it."""
 
@@ -225,6 +236,8 @@ class Submission:
     report: Report
     received_at: datetime
     correlation_id: str
+    #: None only for an unsigned request in insecure development mode
+    signature: Signature | None = None
 
 
 class ErrorKind(enum.Enum):

@@ -21,3 +21,7 @@ class AccessDenied(ServiceError):
 
 class TransactionIdReused(ServiceError):
     """IPL000005: (SystemName, SystemTransactionID) was used for a different report."""
+
+
+class Replayed(ServiceError):
+    """IPL000003: a signed message that was received before."""

@@ -9,7 +9,7 @@ from datetime import timedelta
 from udb.domain import cpr
 from udb.domain.model import ClientSystem, ErrorCode, Outcome, Submission
 from udb.domain.rules import Facts, check_report
-from udb.service.errors import AccessDenied, TransactionIdReused
+from udb.service.errors import AccessDenied, Replayed, TransactionIdReused
 from udb.storage.base import ReportRecord, StorageError, Store, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -26,13 +26,24 @@ class Policy:
 def identify(uow: UnitOfWork, submission: Submission) -> ClientSystem:
     """The registered system that sent ``submission`` (IPL000004 otherwise).
 
-    Until WS-Security identifies the caller by certificate, the caller is the
-    system named in ``Identifier/SystemName``; ``ModtagerSystemID`` must name
-    the same system.
+    A signed request is from the system its certificate is pinned to, and
+    ``Identifier/SystemName`` and ``ModtagerSystemID`` must both name that
+    system. An unsigned request (insecure development mode only) is from the
+    system named in ``SystemName``.
     """
-    system = uow.systems.get(submission.system_name)
-    if system is None:
-        raise AccessDenied("SystemName is not a registered client system")
+    signature = submission.signature
+    if signature is not None:
+        system = uow.systems.by_certificate(
+            signature.certificate_fingerprint, submission.received_at
+        )
+        if system is None:
+            raise AccessDenied("the signing certificate is not registered to a client system")
+        if submission.system_name != system.name:
+            raise AccessDenied("Identifier/SystemName is not the system of the signing certificate")
+    else:
+        system = uow.systems.get(submission.system_name)
+        if system is None:
+            raise AccessDenied("SystemName is not a registered client system")
     if submission.report.modtager_system_id != system.name:
         raise AccessDenied("ModtagerSystemID must equal Identifier/SystemName")
     return system
@@ -64,6 +75,11 @@ def submit(submission: Submission, store: Store, policy: Policy) -> Outcome:
 
 
 def _submit(submission: Submission, uow: UnitOfWork, policy: Policy) -> Outcome:
+    signature = submission.signature
+    if signature is not None and not uow.replay.remember(
+        signature.replay_key, signature.keep_until, submission.received_at
+    ):
+        raise Replayed("the message was received before (same signature): replay refused")
     system = identify(uow, submission)
     report = submission.report
     fingerprint = report.fingerprint()

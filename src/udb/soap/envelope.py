@@ -16,6 +16,7 @@ The envelope namespace must match the version the ``Content-Type`` asked for
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxml import etree
@@ -26,8 +27,9 @@ from udb.contract.violations import Violation, at, syntax_violation
 from udb.soap.faults import InvalidRequest
 from udb.soap.version import SoapVersion
 
-#: Header blocks the service processes (none yet: WS-Security comes later).
-UNDERSTOOD_HEADERS: frozenset[str] = frozenset()
+#: Header blocks the service processes: the WS-Security header.
+SECURITY = ns.qname(ns.WSSE, "Security")
+UNDERSTOOD_HEADERS: frozenset[str] = frozenset({SECURITY})
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +39,13 @@ class Envelope:
     payload: etree._Element
     #: the raw request, to locate problems found after validation
     source: bytes = b""
+    #: the Envelope element (what WS-Security verification reads)
+    root: etree._Element | None = None
+
+    @property
+    def signed(self) -> bool:
+        """True if the request carries a WS-Security header."""
+        return self.header is not None and self.header.find(SECURITY) is not None
 
 
 def _elements(parent: etree._Element, source: bytes) -> list[etree._Element]:
@@ -60,11 +69,21 @@ def _must_understand(block: etree._Element, version: SoapVersion) -> bool:
     return value.strip() in ("1", "true")  # xs:boolean, whitespace collapsed
 
 
-def read(data: bytes, version: SoapVersion) -> Envelope:
+def read(
+    data: bytes,
+    version: SoapVersion,
+    *,
+    authenticate: Callable[[etree._Element], object] | None = None,
+) -> Envelope:
     """Parse and check the envelope and validate its payload against the contract.
 
     Raises :class:`~udb.soap.faults.InvalidRequest` (IPL000002) for anything
     that is not a well-formed, schema-valid request of ``version``.
+
+    ``authenticate`` is called with the Envelope element of a request that
+    carries a WS-Security header, before the envelope's structure is checked:
+    a signed message with a second Body or a Body moved into the header is a
+    signature-wrapping attempt, and the verifier refuses it as such (IPL000003).
     """
     try:
         root = safexml.parse(data)
@@ -87,6 +106,8 @@ def read(data: bytes, version: SoapVersion) -> Envelope:
             f"content type {version.content_type.split(';')[0]}",
         )
     env = version.envelope_ns
+    if authenticate is not None and root.find(f"{ns.qname(env, 'Header')}/{SECURITY}") is not None:
+        authenticate(root)
     children = _elements(root, data)
     header: etree._Element | None = None
     if children and children[0].tag == ns.qname(env, "Header"):
@@ -108,4 +129,4 @@ def read(data: bytes, version: SoapVersion) -> Envelope:
     violations = validate(payload[0], data)
     if violations:
         raise InvalidRequest(violations)
-    return Envelope(version, header, payload[0], data)
+    return Envelope(version, header, payload[0], data, root)

@@ -27,7 +27,7 @@ from lxml import etree
 from udb import ns
 from udb.contract.violations import Violation
 from udb.domain.clock import DANISH_TZ
-from udb.service.errors import AccessDenied, ServiceError, TransactionIdReused
+from udb.service.errors import AccessDenied, Replayed, ServiceError, TransactionIdReused
 from udb.soap.version import SoapVersion
 
 
@@ -137,7 +137,14 @@ class BodyTooLarge(Fault):
 SERVICE_FAULTS: dict[type[ServiceError], FaultSpec] = {
     AccessDenied: ACCESS_DENIED,
     TransactionIdReused: TRANSACTION_REUSED,
+    Replayed: SECURITY,
 }
+
+
+class SecurityFault(Fault):
+    """IPL000003: the WS-Security header is missing or does not verify."""
+
+    spec = SECURITY
 
 
 def spec_for(exc: BaseException) -> FaultSpec:

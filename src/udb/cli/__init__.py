@@ -10,6 +10,7 @@ import click
 
 from udb import __version__
 from udb.cli.cpr import cpr
+from udb.cli.db import db
 from udb.cli.demo import demo
 from udb.cli.devcerts import dev_certs
 from udb.cli.register import institutions, municipalities, persons
@@ -31,5 +32,6 @@ main.add_command(systems)
 main.add_command(demo)
 main.add_command(cpr)
 main.add_command(dev_certs)
+main.add_command(db)
 
 __all__ = ["main"]

@@ -16,6 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from tests.support import postgres_schema, require_postgres
 from udb.api.app import ENDPOINT_PATH
 
 UDB = [sys.executable, "-m", "udb"]
@@ -80,9 +81,13 @@ def start_server(
     env: dict[str, str] | None = None,
     secure: bool = False,
     tls: bool = False,
+    database_url: str | None = None,
 ) -> Server:
-    """``udb serve`` on a free port; unsigned requests allowed unless ``secure``."""
-    database_url = "sqlite:///" + str(tmp_path / "udb.sqlite3")
+    """``udb serve`` on a free port; unsigned requests allowed unless ``secure``.
+
+    The database is a new SQLite file in ``tmp_path`` unless ``database_url`` is given.
+    """
+    database_url = database_url or "sqlite:///" + str(tmp_path / "udb.sqlite3")
     if demo:
         udb("demo", database_url=database_url)
     log_path = tmp_path / "server.log"
@@ -149,12 +154,21 @@ def stop_server(server: Server) -> None:
     assert not leaked, f"personal data in the server log: {len(leaked)} value(s)"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """A server on the demo data set, shared by the tests of one module."""
-    srv = start_server(tmp_path_factory.mktemp("server"))
-    yield srv
-    stop_server(srv)
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """A server on the demo data set, shared by the tests of one module, on each database."""
+    if request.param == "sqlite":
+        srv = start_server(tmp_path_factory.mktemp("server"))
+        yield srv
+        stop_server(srv)
+        return
+    require_postgres()
+    with postgres_schema() as url:
+        srv = start_server(tmp_path_factory.mktemp("server"), database_url=url)
+        yield srv
+        stop_server(srv)
 
 
 @pytest.fixture

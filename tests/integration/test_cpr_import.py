@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sqlite3
 from collections import Counter
 from datetime import date
 from pathlib import Path
@@ -13,6 +12,7 @@ from click.testing import CliRunner
 from tests.support import NOW, SHARED
 from udb.cli import main
 from udb.domain.model import PersonStatus
+from udb.register.cpr_extract import ExtractReader
 from udb.register.cpr_import import Outcome, import_extract
 from udb.register.cpr_synthetic import SyntheticPerson, write_extract
 from udb.storage import Store
@@ -21,15 +21,12 @@ SAMPLE = SHARED / "data" / "cpr" / "fake-status-extract-80-persons.txt"
 SAMPLE_UNSEPARATED = SHARED / "data" / "cpr" / "fake-status-extract-80-persons.unseparated.txt"
 
 
-def statuses(database_url: str) -> Counter[str]:
-    conn = sqlite3.connect(database_url.removeprefix("sqlite:///"))
-    try:
-        return Counter(
-            row[0]
-            for row in conn.execute("SELECT cpr_status FROM persons WHERE cpr_status IS NOT NULL")
-        )
-    finally:
-        conn.close()
+def statuses(store: Store, path: Path) -> Counter[str]:
+    """The stored CPR status codes of the persons of the extract at ``path``."""
+    numbers = [p.cpr for p in ExtractReader(path).persons()]
+    with store.unit_of_work(readonly=True) as uow:
+        stored = [uow.persons.get(cpr) for cpr in numbers]
+    return Counter(p.cpr_status for p in stored if p is not None and p.cpr_status)
 
 
 def extract(tmp_path: Path, name: str, persons: list[SyntheticPerson], day: int) -> Path:
@@ -38,13 +35,13 @@ def extract(tmp_path: Path, name: str, persons: list[SyntheticPerson], day: int)
     return path
 
 
-def test_the_sample_fills_the_register(store: Store, database_url: str) -> None:
+def test_the_sample_fills_the_register(store: Store) -> None:
     result = import_extract(store, SAMPLE, full=False, now=NOW)
     assert result.outcome is Outcome.APPLIED
     assert result.record is not None and result.record.persons == 80
     assert result.record.counts.added == 80
     assert len(result.warnings) == 1 and "1098" in result.warnings[0]
-    assert statuses(database_url) == Counter(
+    assert statuses(store, SAMPLE) == Counter(
         {"01": 69, "50": 1, "60": 3, "70": 1, "80": 3, "90": 3}
     )
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import date
 
+import pytest
+
 from tests.support import NOW
 from udb.domain.model import Person, PersonStatus
 from udb.storage import Store
@@ -100,7 +102,7 @@ def test_staging_holds_no_write_lock_and_applies_in_a_short_transaction(
     import sqlite3
 
     if store.dialect != "sqlite":
-        return
+        pytest.skip("SQLite file locks (PostgreSQL: test_postgresql_register.py)")
     writes_meanwhile: list[str] = []
 
     def persons():  # type: ignore[no-untyped-def]

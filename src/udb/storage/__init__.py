@@ -16,6 +16,8 @@ def open_store(url: str) -> Store:
     """Open the database at ``url``; nothing is connected until first use.
 
     * ``sqlite:///relative/path.sqlite3`` or ``sqlite:////absolute/path.sqlite3``
+    * ``postgresql://user@host:5432/dbname`` (or ``postgres://``), libpq's URL
+      with its parameters, plus ``?pool_size=N`` (at most N connections, default 10)
     """
     scheme = urlsplit(url).scheme
     if scheme == "sqlite":
@@ -25,4 +27,11 @@ def open_store(url: str) -> Store:
         from udb.storage.sqlite import SqliteStore
 
         return SqliteStore(unquote(url[len(prefix) :]))
-    raise ValueError(f"unsupported database URL scheme {scheme!r}; use sqlite:///PATH")
+    if scheme in ("postgresql", "postgres"):
+        from udb.storage.postgresql import PostgresStore
+
+        return PostgresStore(url)
+    raise ValueError(
+        f"unsupported database URL scheme {scheme!r};"
+        " use sqlite:///PATH or postgresql://user@host:port/dbname"
+    )

@@ -52,6 +52,7 @@ def logging_config(level: str) -> dict[str, Any]:
             "_granian": {"handlers": ["console"], "level": "INFO", "propagate": False},
             "granian.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
             "udb": {"handlers": ["console"], "level": level.upper(), "propagate": False},
+            "psycopg": {"handlers": ["console"], "level": "WARNING", "propagate": False},
         },
     }
 

@@ -57,8 +57,11 @@ def submit(submission: Submission, store: Store, policy: Policy) -> Outcome:
     is accepted its blocks go to the history and, where newer, become current.
     A repeated report with the same key and content gets the stored answer and
     changes nothing; the same key with other content raises
-    :class:`TransactionIdReused`. If the database fails, nothing is written and
-    the answer is 101.
+    :class:`TransactionIdReused`. If the database fails, the transaction is
+    rolled back and the answer is 101. One case cannot be told apart: the
+    connection breaking during the COMMIT itself, when the database may have
+    committed. That is why 101 means "send the same report again unchanged":
+    the idempotency key then answers with the original outcome.
     """
     try:
         with store.unit_of_work() as uow:

@@ -32,6 +32,7 @@ The digests and the signature are computed by python-xmlsec.
 from __future__ import annotations
 
 import base64
+import functools
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -62,8 +63,14 @@ def _timestamp_text(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
+@functools.lru_cache(maxsize=64)
 def _key_pair(key_pem: bytes, cert_pem: bytes) -> x509.Certificate:
-    """The certificate, after checking that ``key_pem`` is its RSA private key."""
+    """The certificate, after checking that ``key_pem`` is its RSA private key.
+
+    Loading an RSA private key checks its consistency, which costs tens of
+    milliseconds; a signer signs many messages with one key, so the check is
+    made once per key and certificate (a refused pair is checked again).
+    """
     try:
         certificate = x509.load_pem_x509_certificate(cert_pem)
         key = serialization.load_pem_private_key(key_pem, password=None)

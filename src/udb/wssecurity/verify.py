@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -215,17 +216,27 @@ def _certificate(token: etree._Element) -> x509.Certificate:
     if token.get("EncodingType", ns.WSSE_BASE64) != ns.WSSE_BASE64:
         raise SecurityError("the BinarySecurityToken is not Base64Binary encoded")
     _, der = _base64(token, "BinarySecurityToken")
+    certificate = _parsed_certificate(der)
+    if not isinstance(certificate.public_key(), rsa.RSAPublicKey):
+        raise SecurityError("the certificate's public key is not an RSA key")
+    return certificate
+
+
+@functools.lru_cache(maxsize=256)
+def _parsed_certificate(der: bytes) -> x509.Certificate:
+    """The certificate in ``der``, parsed once: a client signs every message with the same one.
+
+    Certificate objects are immutable; a refused token is not cached.
+    """
     try:
         certificate = x509.load_der_x509_certificate(der)
-        key = certificate.public_key()
+        certificate.public_key()
         certificate.not_valid_before_utc  # noqa: B018  (parse the dates now)
         certificate.not_valid_after_utc  # noqa: B018
     except (ValueError, UnsupportedAlgorithm):
         raise SecurityError(
             "the BinarySecurityToken is not a parseable X.509 certificate"
         ) from None
-    if not isinstance(key, rsa.RSAPublicKey):
-        raise SecurityError("the certificate's public key is not an RSA key")
     return certificate
 
 

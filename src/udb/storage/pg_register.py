@@ -32,6 +32,7 @@ from udb.domain.model import (
     Person,
     PersonStatus,
 )
+from udb.storage import reference
 from udb.storage.base import (
     ApplyCounts,
     CprImportRecord,
@@ -265,18 +266,12 @@ class _Reference(Repo):
         marks = ", ".join(["%s"] * (len(columns) + 1))
         insert = f"INSERT INTO {table} ({key}, {names}) VALUES ({marks})"
         update = f"UPDATE {table} SET {', '.join(f'{c} = %s' for c in columns)} WHERE {key} = %s"
-        added = changed = unchanged = 0
-        for row in rows:
-            old = existing.get(row[0])
-            if old is None:
-                self.db.execute(insert, row)
-                added += 1
-            elif old != tuple(row[1:]):
-                self.db.execute(update, (*row[1:], row[0]))
-                changed += 1
-            else:
-                unchanged += 1
-        return ApplyCounts(added, changed, unchanged)
+        todo = reference.plan(existing, rows)
+        if todo.inserts:
+            self.db.many(insert, todo.inserts)
+        if todo.updates:
+            self.db.many(update, todo.updates)
+        return todo.counts
 
 
 class PgMunicipalities(_Reference, Municipalities):

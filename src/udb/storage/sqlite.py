@@ -45,7 +45,7 @@ from udb.domain.model import (
     Person,
     PersonStatus,
 )
-from udb.storage import migrations
+from udb.storage import migrations, reference
 from udb.storage.base import (
     ApplyCounts,
     CprImportRecord,
@@ -348,18 +348,12 @@ class _Repo:
             f"INSERT INTO {table} ({key}, {names}) VALUES ({', '.join('?' * (len(columns) + 1))})"
         )
         update = f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE {key} = ?"
-        added = changed = unchanged = 0
-        for row in rows:
-            old = existing.get(row[0])
-            if old is None:
-                self.conn.execute(insert, row)
-                added += 1
-            elif old != tuple(row[1:]):
-                self.conn.execute(update, (*row[1:], row[0]))
-                changed += 1
-            else:
-                unchanged += 1
-        return ApplyCounts(added, changed, unchanged)
+        todo = reference.plan(existing, rows)
+        if todo.inserts:
+            self.conn.executemany(insert, todo.inserts)
+        if todo.updates:
+            self.conn.executemany(update, todo.updates)
+        return todo.counts
 
 
 class _Municipalities(_Repo, Municipalities):

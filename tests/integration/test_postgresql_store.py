@@ -51,9 +51,9 @@ def test_nothing_connects_before_first_use() -> None:
 
 def test_sessions_are_durable_in_utc_and_wait_for_locks_bounded(store: Store) -> None:
     with store.unit_of_work(readonly=True) as uow:
-        conn = uow._session.conn  # type: ignore[attr-defined]
+        session = uow._session  # type: ignore[attr-defined]  # BEGIN goes with the first statement
         settings = {
-            name: conn.execute(f"SHOW {name}").fetchone()[0]
+            name: session.one(f"SHOW {name}")[0]
             for name in (
                 "synchronous_commit",
                 "TimeZone",
@@ -70,8 +70,8 @@ def test_sessions_are_durable_in_utc_and_wait_for_locks_bounded(store: Store) ->
         "transaction_read_only": "on",
     }
     with store.unit_of_work() as uow:
-        conn = uow._session.conn  # type: ignore[attr-defined]
-        assert conn.execute("SHOW transaction_isolation").fetchone()[0] == "read committed"
+        session = uow._session  # type: ignore[attr-defined]
+        assert session.one("SHOW transaction_isolation")[0] == "read committed"
 
 
 def test_times_are_timestamptz_and_come_back_aware_in_utc(store: Store, postgres_url: str) -> None:

@@ -10,7 +10,7 @@ from udb.domain import cpr
 from udb.domain.model import ClientSystem, ErrorCode, Outcome, Submission
 from udb.domain.rules import Facts, check_report
 from udb.service.errors import AccessDenied, Replayed, TransactionIdReused
-from udb.storage.base import ReportRecord, StorageError, Store, UnitOfWork
+from udb.storage.base import Arrival, ReportRecord, StorageError, Store, UnitOfWork
 
 log = logging.getLogger(__name__)
 
@@ -23,30 +23,41 @@ class Policy:
     future_tolerance: timedelta = timedelta(0)
 
 
-def identify(uow: UnitOfWork, submission: Submission) -> ClientSystem:
+def identify(submission: Submission, found: ClientSystem | None) -> ClientSystem:
     """The registered system that sent ``submission`` (IPL000004 otherwise).
 
-    A signed request is from the system its certificate is pinned to, and
-    ``Identifier/SystemName`` and ``ModtagerSystemID`` must both name that
-    system. An unsigned request (insecure development mode only) is from the
-    system named in ``SystemName``.
+    ``found`` is the system that storage found for the caller
+    (:meth:`~udb.storage.base.UnitOfWork.receive`): a signed request is from the
+    system its certificate is pinned to, and ``Identifier/SystemName`` and
+    ``ModtagerSystemID`` must both name that system. An unsigned request
+    (insecure development mode only) is from the system named in ``SystemName``.
     """
-    signature = submission.signature
-    if signature is not None:
-        system = uow.systems.by_certificate(
-            signature.certificate_fingerprint, submission.received_at
-        )
-        if system is None:
+    if submission.signature is not None:
+        if found is None:
             raise AccessDenied("the signing certificate is not registered to a client system")
-        if submission.system_name != system.name:
+        if submission.system_name != found.name:
             raise AccessDenied("Identifier/SystemName is not the system of the signing certificate")
-    else:
-        system = uow.systems.get(submission.system_name)
-        if system is None:
-            raise AccessDenied("SystemName is not a registered client system")
-    if submission.report.modtager_system_id != system.name:
+    elif found is None:
+        raise AccessDenied("SystemName is not a registered client system")
+    if submission.report.modtager_system_id != found.name:
         raise AccessDenied("ModtagerSystemID must equal Identifier/SystemName")
-    return system
+    return found
+
+
+def arrival(submission: Submission) -> Arrival:
+    """What storage must look up for ``submission``."""
+    signature = submission.signature
+    report = submission.report
+    return Arrival(
+        certificate_fingerprint=None if signature is None else signature.certificate_fingerprint,
+        system_name=submission.system_name,
+        system_transaction_id=submission.system_transaction_id,
+        cpr=report.cpr,
+        institution_number=report.institution_number,
+        received_at=submission.received_at,
+        replay_key=None if signature is None else signature.replay_key,
+        keep_until=None if signature is None else signature.keep_until,
+    )
 
 
 def submit(submission: Submission, store: Store, policy: Policy) -> Outcome:
@@ -78,21 +89,19 @@ def submit(submission: Submission, store: Store, policy: Policy) -> Outcome:
 
 
 def _submit(submission: Submission, uow: UnitOfWork, policy: Policy) -> Outcome:
-    signature = submission.signature
-    if signature is not None and not uow.replay.remember(
-        signature.replay_key, signature.keep_until, submission.received_at
-    ):
+    intake = uow.receive(arrival(submission))
+    if not intake.first_seen:
         raise Replayed("the message was received before (same signature): replay refused")
-    system = identify(uow, submission)
+    system = identify(submission, intake.system)
     report = submission.report
     fingerprint = report.fingerprint()
-    earlier = uow.reports.find(system.id, submission.system_transaction_id)
+    earlier = intake.earlier
     if earlier is None:
         code = check_report(
             Facts(
                 report=report,
-                person=uow.persons.get(report.cpr),
-                institution=uow.institutions.get(report.institution_number),
+                person=intake.person,
+                institution=intake.institution,
                 system=system,
                 received_at=submission.received_at,
                 future_tolerance=policy.future_tolerance,
@@ -108,11 +117,8 @@ def _submit(submission: Submission, uow: UnitOfWork, policy: Policy) -> Outcome:
             received_at=submission.received_at,
             outcome=code,
         )
-        report_id = uow.reports.log(record)
+        report_id = uow.record(record, report.blocks if code is None else ())
         if report_id is not None:
-            if code is None:
-                for block in report.blocks:
-                    uow.reports.add_block(report_id, report.cpr, block)
             log.debug(
                 "report %s cpr=%s blocks=%d correlation_id=%s",
                 "accepted" if code is None else f"rejected {int(code)}",
@@ -121,7 +127,7 @@ def _submit(submission: Submission, uow: UnitOfWork, policy: Policy) -> Outcome:
                 submission.correlation_id,
             )
             return Outcome(code)
-        # Another transaction logged the same key between find() and log().
+        # Another transaction logged the same key between receive() and record().
         earlier = uow.reports.find(system.id, submission.system_transaction_id)
         if earlier is None:  # pragma: no cover - the row that conflicted must exist
             raise StorageError("idempotency key conflicted but cannot be read")

@@ -61,6 +61,36 @@ class ReportRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class Arrival:
+    """What to look up for one incoming report (:meth:`UnitOfWork.receive`)."""
+
+    #: the caller: its certificate's SHA-256 fingerprint when signed, else its SystemName
+    certificate_fingerprint: str | None
+    system_name: str
+    system_transaction_id: str
+    cpr: str
+    institution_number: int
+    received_at: datetime
+    #: the signature's replay key and how long to keep it (None: unsigned)
+    replay_key: str | None = None
+    keep_until: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """What the database knows about an incoming report (:meth:`UnitOfWork.receive`)."""
+
+    #: False if the signature was received before (a replay); True when unsigned
+    first_seen: bool
+    #: the system the certificate (signed) or the SystemName (unsigned) identifies
+    system: ClientSystem | None
+    #: the report already logged under (system, SystemTransactionID)
+    earlier: ReportRecord | None
+    person: Person | None
+    institution: Institution | None
+
+
+@dataclass(frozen=True, slots=True)
 class StoredBlock:
     """A block as stored, with its source."""
 
@@ -285,6 +315,46 @@ class UnitOfWork(abc.ABC):
         tb: TracebackType | None,
     ) -> None:
         self.rollback()
+
+    def receive(self, arrival: Arrival) -> Intake:
+        """Remember the signature (replay cache) and read what the rules need.
+
+        Adapters may do this in one round trip (PostgreSQL does); this default
+        asks the repositories one by one.
+        """
+        first_seen = True
+        if arrival.replay_key is not None and arrival.keep_until is not None:
+            first_seen = self.replay.remember(
+                arrival.replay_key, arrival.keep_until, arrival.received_at
+            )
+        if arrival.certificate_fingerprint is not None:
+            system = self.systems.by_certificate(
+                arrival.certificate_fingerprint, arrival.received_at
+            )
+        else:
+            system = self.systems.get(arrival.system_name)
+        earlier = None
+        if system is not None:
+            earlier = self.reports.find(system.id, arrival.system_transaction_id)
+        return Intake(
+            first_seen=first_seen,
+            system=system,
+            earlier=earlier,
+            person=self.persons.get(arrival.cpr),
+            institution=self.institutions.get(arrival.institution_number),
+        )
+
+    def record(self, record: ReportRecord, blocks: Sequence[Block]) -> int | None:
+        """Log a report and keep its ``blocks`` (:meth:`Reports.log`, :meth:`Reports.add_block`).
+
+        The report's id, or ``None`` (nothing written) if its key is already used.
+        Adapters may do this in one round trip (PostgreSQL does).
+        """
+        report_id = self.reports.log(record)
+        if report_id is not None:
+            for block in blocks:
+                self.reports.add_block(report_id, record.cpr, block)
+        return report_id
 
     @abc.abstractmethod
     def commit(self) -> None:

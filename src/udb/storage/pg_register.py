@@ -147,7 +147,8 @@ def _block(
     return EducationWish(tekst or "", registered)
 
 
-def _person(row: tuple[Any, ...]) -> Person:
+def person_of(row: Sequence[Any]) -> Person:
+    """A person from the columns of ``_PERSON_SELECT``."""
     return Person(row[0], row[1], PersonStatus(row[2]), row[3], row[4], row[5])
 
 
@@ -159,7 +160,7 @@ class Repo:
 class PgPersons(Repo, Persons):
     def get(self, cpr: str) -> Person | None:
         row = self.db.one(f"SELECT {_PERSON_SELECT} FROM persons WHERE cpr = %s", (cpr,))
-        return None if row is None else _person(row)
+        return None if row is None else person_of(row)
 
     def apply_register(
         self, persons: Iterable[Person], *, full: bool, now: datetime

@@ -10,31 +10,42 @@ psycopg 3 with a :class:`psycopg_pool.ConnectionPool`, opened on first use
 * ``connect_timeout=3`` (unless the URL sets it) and a pool ``timeout`` of
   4 s: with the server down a unit of work fails with :class:`StorageError`
   (answer 101) within 5 s instead of hanging;
-* ``check``: every connection taken from the pool is tried first (an empty
-  query), so the connections broken by an outage or a server restart are
-  replaced instead of failing a report, and the first that fails has all idle
-  ones replaced at once; ``reconnect_timeout`` of 5 s keeps the pool's
-  reconnection back-off short, so it recovers soon after the server does;
+* ``check``: a connection taken from the pool after a second or more of idling
+  is tried first (an empty query), so the connections broken by an outage or a
+  server restart are replaced instead of failing a report, and the first that
+  fails has all idle ones replaced at once; one that was in use a moment ago
+  is not tried (a round trip per report saved under load): if it turns out to
+  be broken at the first statement of a unit of work, nothing was done yet, so
+  that statement is sent again on a fresh connection; ``reconnect_timeout`` of
+  5 s keeps the pool's reconnection back-off short, so it recovers soon after
+  the server does;
 * sessions run in ``TimeZone=UTC`` (aware datetimes come back in UTC) with
   ``lock_timeout`` (5 s): a writer waits for another writer's row lock, but not
   forever (the ``busy_timeout`` of the SQLite adapter);
 * ``synchronous_commit`` is left at the server's ``on``: an answered report is
   on disk (and, with synchronous replication, on the standby).
 
-A unit of work is one connection and one transaction, opened on enter:
-writers ``BEGIN ISOLATION LEVEL READ COMMITTED``, the level at which
+A unit of work is one connection and one transaction, whose ``BEGIN`` goes in
+one pipeline with its first statement (one round trip for both): writers ``BEGIN ISOLATION LEVEL READ COMMITTED``, the level at which
 ``INSERT ... ON CONFLICT DO UPDATE ... WHERE`` re-checks its condition against
 the newest committed row, which makes the merge rule and the idempotency key
 safe across instances; read-only ones ``BEGIN ISOLATION LEVEL REPEATABLE READ
 READ ONLY`` (one snapshot for all their reads, as in SQLite, and no writes).
+
+A report costs three round trips: the intake (``BEGIN``, the replay cache and
+every lookup in one statement: :meth:`PostgresUnitOfWork.receive`), the record
+(the report log, the history and the merge rule in one statement:
+:meth:`PostgresUnitOfWork.record`) and ``COMMIT``.
 """
 
 from __future__ import annotations
 
 import builtins
+import functools
 import secrets
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import TracebackType
@@ -52,10 +63,13 @@ from udb.domain.model import (
     ClientSystem,
     Contact,
     ErrorCode,
+    Institution,
     Person,
 )
 from udb.storage import migrations, pg_register
 from udb.storage.base import (
+    Arrival,
+    Intake,
     IntegrityError,
     ReplayCache,
     ReportRecord,
@@ -69,6 +83,8 @@ from udb.storage.base import (
 from udb.storage.pg_register import Repo, aware
 
 Connection = psycopg.Connection[TupleRow]
+#: statement parameters: positional (``%s``) or named (``%(name)s``)
+Params = Sequence[Any] | Mapping[str, Any]
 
 DEFAULT_POOL_SIZE = 10
 DEFAULT_POOL_TIMEOUT_S = 4.0
@@ -76,6 +92,10 @@ DEFAULT_PING_TIMEOUT_S = 1.0
 DEFAULT_LOCK_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_S = 3
 RECONNECT_TIMEOUT_S = 5.0
+#: a connection given back to the pool less than this long ago is used without trying it
+CHECK_IDLE_AFTER_S = 1.0
+#: the attribute of a pooled connection that holds when it was given back (monotonic)
+_RETURNED_AT = "_udb_returned_at"
 #: migrations wait this long for another instance's migration (advisory lock)
 MIGRATION_LOCK_TIMEOUT = "5min"
 #: first key of the advisory lock that serialises migrations (second: the schema)
@@ -122,26 +142,73 @@ class Session:
         self.conn = conn
         #: the pool ``conn`` goes back to (even if the store has opened another since)
         self.pool = pool
+        self._begin: str | None = None
 
-    def execute(self, sql: str, params: Sequence[Any] = ()) -> psycopg.Cursor[TupleRow]:
+    def begin(self, command: str) -> None:
+        """Open a transaction with ``command``, sent with the next statement.
+
+        The two go in one pipeline (one round trip instead of two). A unit of
+        work that runs no statement never opens a transaction.
+        """
+        self._begin = command
+
+    @property
+    def began(self) -> bool:
+        """False while the transaction's BEGIN waits for the first statement."""
+        return self._begin is None
+
+    def _send_begin(self) -> None:
+        begin, self._begin = self._begin, None
+        if begin is not None:
+            self.conn.execute(begin)
+
+    def execute(self, sql: str, params: Params = ()) -> psycopg.Cursor[TupleRow]:
         with translated():
+            if self._begin is None:
+                return self.conn.execute(sql, params)
+            begin = self._begin
+            try:
+                return self._begin_with(sql, params)
+            except psycopg.OperationalError:
+                if not self.conn.broken:
+                    raise
+            # The connection was lost before the transaction did anything that
+            # could last (no COMMIT was sent): start it again on another one.
+            self.conn = self._replace(self.conn)
+            self._begin = begin
+            return self._begin_with(sql, params)
+
+    def _begin_with(self, sql: str, params: Params) -> psycopg.Cursor[TupleRow]:
+        with self.conn.pipeline():
+            self._send_begin()
             return self.conn.execute(sql, params)
 
-    def one(self, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...] | None:
-        with translated():
-            return self.conn.execute(sql, params).fetchone()
+    def _replace(self, broken: Connection) -> Connection:
+        """Give a broken connection back (every idle one is replaced too) and take another."""
+        self.pool.drain()
+        self.pool.putconn(broken)
+        return self.pool.getconn()
 
-    def all(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+    def one(self, sql: str, params: Params = ()) -> tuple[Any, ...] | None:
+        cursor = self.execute(sql, params)
         with translated():
-            return self.conn.execute(sql, params).fetchall()
+            return cursor.fetchone()
+
+    def all(self, sql: str, params: Params = ()) -> list[tuple[Any, ...]]:
+        cursor = self.execute(sql, params)
+        with translated():
+            return cursor.fetchall()
 
     def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
         with translated(), self.conn.cursor() as cursor:
+            self._send_begin()
             cursor.executemany(sql, rows)
 
     def copy(self, sql: str, rows: Iterable[Sequence[Any]]) -> int:
         """``COPY ... FROM STDIN`` streaming ``rows``; how many were sent."""
         count = 0
+        with translated():
+            self._send_begin()
         with translated(), self.conn.cursor() as cursor, cursor.copy(sql) as copy:
             for row in rows:
                 copy.write_row(row)
@@ -216,12 +283,20 @@ class PostgresStore(Store):
         )
 
     def _check(self, conn: Connection) -> None:
-        """:meth:`ConnectionPool.check_connection`; on failure, replace all idle connections.
+        """Try a connection taken from the pool, unless it was in use a moment ago.
 
-        One broken connection means the server went away (restart, outage): the
-        other idle ones are broken too, and the pool would try each in turn,
-        pausing after each failure, before a report got a working one.
+        :meth:`ConnectionPool.check_connection` costs a round trip, so only a
+        connection idle for :data:`CHECK_IDLE_AFTER_S` or longer is tried (under
+        load, connections go back and forth within milliseconds). One that fails
+        means the server went away (restart, outage): the other idle ones are
+        broken too, and the pool would try each in turn, pausing after each
+        failure, before a report got a working one, so all idle ones are
+        replaced at once. A connection that breaks in use does the same
+        (:meth:`release`).
         """
+        returned = getattr(conn, _RETURNED_AT, None)
+        if returned is not None and time.monotonic() - returned < CHECK_IDLE_AFTER_S:
+            return
         try:
             ConnectionPool.check_connection(conn)
         except psycopg.Error:
@@ -259,13 +334,21 @@ class PostgresStore(Store):
 
     @staticmethod
     def release(session: Session) -> None:
-        """Give the connection back: rolled back to idle, or closed (and replaced) if broken."""
+        """Give the connection back: rolled back to idle, or closed (and replaced) if broken.
+
+        A connection that broke in use means the server went away: every idle
+        one is replaced too (see :meth:`_check`).
+        """
         conn = session.conn
-        if conn.info.transaction_status in _IN_TRANSACTION:
+        if not conn.closed and conn.info.transaction_status in _IN_TRANSACTION:
             try:
                 conn.execute("ROLLBACK")
             except psycopg.Error:
                 conn.close()
+        if conn.broken or conn.closed:
+            session.pool.drain()
+        else:
+            setattr(conn, _RETURNED_AT, time.monotonic())
         session.pool.putconn(conn)
 
     @contextmanager
@@ -355,11 +438,7 @@ class PostgresUnitOfWork(UnitOfWork):
 
     def __enter__(self) -> PostgresUnitOfWork:
         session = self._store.acquire()
-        try:
-            session.execute(_BEGIN_READ if self._readonly else _BEGIN_WRITE)
-        except BaseException:
-            self._store.release(session)
-            raise
+        session.begin(_BEGIN_READ if self._readonly else _BEGIN_WRITE)
         self._session = session
         self._open = True
         self.municipalities = pg_register.PgMunicipalities(session)
@@ -400,6 +479,8 @@ class PostgresUnitOfWork(UnitOfWork):
         if session is None or not self._open:
             raise RuntimeError("commit outside an open unit of work")
         self._open = False
+        if not session.began:
+            return  # no statement ran: there is nothing to commit
         if session.conn.info.transaction_status == TransactionStatus.INERROR:
             session.execute("ROLLBACK")
             raise StorageError("PostgreSQL failed: a statement failed; the transaction was undone")
@@ -410,6 +491,161 @@ class PostgresUnitOfWork(UnitOfWork):
     def rollback(self) -> None:
         if self._session is not None:
             self.rollback_session(self._session)
+
+    def _db(self) -> Session:
+        if self._session is None or not self._open:
+            raise RuntimeError("statement outside an open unit of work")
+        return self._session
+
+    def receive(self, arrival: Arrival) -> Intake:
+        """One statement: the replay cache's insert and every lookup (see :data:`_RECEIVE`)."""
+        signed = arrival.certificate_fingerprint is not None
+        keep_until = arrival.keep_until
+        replay = arrival.replay_key is not None and keep_until is not None
+        sql = _RECEIVE[(signed, replay)]
+        params: dict[str, Any] = {
+            "fingerprint": arrival.certificate_fingerprint,
+            "name": arrival.system_name,
+            "now": aware(arrival.received_at),
+            "stid": arrival.system_transaction_id,
+            "cpr": arrival.cpr,
+            "institution": arrival.institution_number,
+        }
+        if arrival.replay_key is not None and keep_until is not None:
+            params["key"] = arrival.replay_key
+            params["keep_until"] = aware(keep_until)
+        row = self._db().one(sql, params)
+        if row is None:  # pragma: no cover - the statement always yields one row
+            raise StorageError("PostgreSQL failed: the intake query returned no row")
+        if replay and secrets.randbelow(_ReplayCache.PURGE_EVERY) == 0:
+            _ReplayCache(self._db()).purge(arrival.received_at)
+        first_seen, system_id, system_name, institutions = row[0:4]
+        system = (
+            None
+            if system_id is None
+            else ClientSystem(system_id, system_name, frozenset(institutions))
+        )
+        earlier = None if row[4] is None else _Reports.record_of(row[4:12])
+        person = None if row[12] is None else pg_register.person_of(row[12:18])
+        institution = None if row[18] is None else Institution(*row[18:21])
+        return Intake(bool(first_seen), system, earlier, person, institution)
+
+    def record(self, record: ReportRecord, blocks: Sequence[Block]) -> int | None:
+        """One statement: the report log's row, the history and the merge rule for each block."""
+        db = self._db()
+        params: list[Any] = [
+            record.correlation_id,
+            record.system_id,
+            record.system_transaction_id,
+            record.content_sha256,
+            record.cpr,
+            record.institution_number,
+            aware(record.received_at),
+            None if record.outcome is None else int(record.outcome),
+        ]
+        if blocks:
+            for block in blocks:
+                params.extend(_block_values(block))
+            params.extend((record.cpr, record.cpr))
+        row = db.one(_record_sql(len(blocks)), params)
+        report_id = None if row is None else row[0]
+        if report_id is not None:
+            return int(report_id)
+        _Reports(db).raise_unless_key_taken(record)
+        return None
+
+
+def _block_values(block: Block) -> tuple[Any, ...]:
+    if isinstance(block, Contact):
+        navn, mail, telefon, tekst = block.navn, block.mail, block.telefon, None
+    else:
+        navn, mail, telefon, tekst = None, None, None, block.tekst
+    return (block.kind.value, navn, mail, telefon, tekst, aware(block.registreringstid))
+
+
+_RECORD_VALUES = "(%s::text, %s::text, %s::text, %s::bigint, %s::text, %s::timestamptz)"
+
+
+@functools.cache
+def _record_sql(blocks: int) -> str:
+    """Log a report and keep its blocks: one statement, so one round trip.
+
+    The history rows, and the merge rule (:func:`udb.domain.merge.supersedes`)
+    as a conditional upsert of each current block, are written only if the log
+    row was (``FROM l``); a key already used writes nothing and yields NULL.
+    """
+    log = (
+        "WITH l AS (INSERT INTO report_log (correlation_id, system_id, system_transaction_id,"
+        " content_sha256, cpr, institution_number, received_at, outcome_code)"
+        " VALUES (%s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING id)"
+    )
+    if blocks == 0:
+        return log + " SELECT id FROM l"
+    values = ", ".join([_RECORD_VALUES] * blocks)
+    return (
+        log + f", b (kind, navn, mail, telefon, tekst, registered_at) AS (VALUES {values}),"
+        " h AS (INSERT INTO block_history (report_id, cpr, kind, navn, mail, telefon, tekst,"
+        " registered_at) SELECT l.id, %s, b.kind, b.navn, b.mail, b.telefon, b.tekst,"
+        " b.registered_at FROM l, b RETURNING id, kind, registered_at),"
+        " c AS (INSERT INTO current_blocks (cpr, kind, history_id, registered_at)"
+        " SELECT %s, h.kind, h.id, h.registered_at FROM h"
+        " ON CONFLICT (cpr, kind) DO UPDATE"
+        " SET history_id = excluded.history_id, registered_at = excluded.registered_at"
+        " WHERE excluded.registered_at >= current_blocks.registered_at RETURNING 1)"
+        " SELECT l.id, (SELECT count(*) FROM c) FROM l"
+    )
+
+
+def _receive_sql(signed: bool, replay: bool) -> str:
+    """The intake of one report in one statement (:meth:`PostgresUnitOfWork.receive`).
+
+    Remembers the signature in the replay cache (a data-modifying CTE, which
+    runs whether or not it is read) and reads the caller's system with its
+    institutions, the report already logged under the idempotency key, the
+    person and the institution: each a LEFT JOIN on a one-row relation, so the
+    statement always yields exactly one row.
+    """
+    remember = (
+        "r AS (INSERT INTO replay_cache (signature_sha256, keep_until)"
+        " VALUES (%(key)s, %(keep_until)s)"
+        " ON CONFLICT (signature_sha256) DO UPDATE SET keep_until = excluded.keep_until"
+        " WHERE replay_cache.keep_until <= %(now)s RETURNING 1), "
+    )
+    system = (
+        "s AS (SELECT s.id, s.name FROM client_certificates c"
+        " JOIN client_systems s ON s.id = c.system_id WHERE c.fingerprint = %(fingerprint)s"
+        " AND (c.retires_at IS NULL OR c.retires_at > %(now)s))"
+        if signed
+        else "s AS (SELECT id, name FROM client_systems WHERE name = %(name)s)"
+    )
+    return (
+        "WITH "
+        + (remember if replay else "")
+        + system
+        + " SELECT "
+        + ("EXISTS (SELECT 1 FROM r)" if replay else "true")
+        + ", s.id, s.name, ARRAY(SELECT institution_number FROM system_institutions"
+        " WHERE system_id = s.id),"
+        " l.correlation_id::text, l.system_id, l.system_transaction_id,"
+        " l.content_sha256::text, l.cpr::text, l.institution_number, l.received_at,"
+        " l.outcome_code,"
+        " p.cpr::text, p.birth_date, p.status, p.municipality_code, p.cpr_status::text,"
+        " p.replaced_by::text,"
+        " i.number, i.municipality_code, i.name"
+        " FROM (SELECT 1) AS one"
+        " LEFT JOIN s ON true"
+        " LEFT JOIN report_log l ON l.system_id = s.id AND l.system_transaction_id = %(stid)s"
+        " LEFT JOIN persons p ON p.cpr = %(cpr)s"
+        " LEFT JOIN institutions i ON i.number = %(institution)s"
+    )
+
+
+#: by (signed, with a replay key)
+_RECEIVE = {
+    (signed, replay): _receive_sql(signed, replay)
+    for signed in (True, False)
+    for replay in (True, False)
+}
 
 
 class _Systems(Repo, Systems):
@@ -508,15 +744,21 @@ class _ReplayCache(Repo, ReplayCache):
             (key, aware(keep_until), aware(now)),
         )
         if secrets.randbelow(self.PURGE_EVERY) == 0:
-            # SKIP LOCKED: instances purging at once neither wait for nor deadlock
-            # with each other, nor with a report that renews an expired key.
-            self.db.execute(
-                "DELETE FROM replay_cache WHERE signature_sha256 IN"
-                " (SELECT signature_sha256 FROM replay_cache WHERE keep_until <= %s"
-                "  LIMIT %s FOR UPDATE SKIP LOCKED)",
-                (now, self.PURGE_LIMIT),
-            )
+            self.purge(now)
         return row is not None
+
+    def purge(self, now: datetime) -> None:
+        """Delete up to :attr:`PURGE_LIMIT` expired entries.
+
+        SKIP LOCKED: instances purging at once neither wait for nor deadlock
+        with each other, nor with a report that renews an expired key.
+        """
+        self.db.execute(
+            "DELETE FROM replay_cache WHERE signature_sha256 IN"
+            " (SELECT signature_sha256 FROM replay_cache WHERE keep_until <= %s"
+            "  LIMIT %s FOR UPDATE SKIP LOCKED)",
+            (aware(now), self.PURGE_LIMIT),
+        )
 
 
 class _Reports(Repo, Reports):
@@ -527,8 +769,10 @@ class _Reports(Repo, Reports):
             " FROM report_log WHERE system_id = %s AND system_transaction_id = %s",
             (system_id, system_transaction_id),
         )
-        if row is None:
-            return None
+        return None if row is None else self.record_of(row)
+
+    @staticmethod
+    def record_of(row: Sequence[Any]) -> ReportRecord:
         return ReportRecord(
             correlation_id=row[0],
             system_id=row[1],
@@ -559,17 +803,23 @@ class _Reports(Repo, Reports):
         )
         if row is not None:
             return int(row[0])
-        # ON CONFLICT without a target: PostgreSQL waits for and then skips a
-        # conflicting row only in the target's index, and the same report racing
-        # itself with the same correlation_id would fail on that other unique
-        # index instead. So any conflict ends here; only the key's is "already used".
+        self.raise_unless_key_taken(record)
+        return None
+
+    def raise_unless_key_taken(self, record: ReportRecord) -> None:
+        """After ``ON CONFLICT DO NOTHING`` wrote nothing: was it the idempotency key?
+
+        ON CONFLICT without a target: PostgreSQL waits for and then skips a
+        conflicting row only in the target's index, and the same report racing
+        itself with the same correlation_id would fail on that other unique
+        index instead. So any conflict ends here; only the key's is "already used".
+        """
         taken = self.db.one(
             "SELECT 1 FROM report_log WHERE system_id = %s AND system_transaction_id = %s",
             (record.system_id, record.system_transaction_id),
         )
         if taken is None:
             raise IntegrityError("constraint violated: report_log_correlation_id_key")
-        return None
 
     def add_block(self, report_id: int, cpr: str, block: Block) -> bool:
         if isinstance(block, Contact):

@@ -57,6 +57,13 @@ SIGNATURE_METHODS = {_C.TransformRsaSha256.href: False, _C.TransformRsaSha1.href
 DIGEST_METHODS = {_C.TransformSha256.href: False, _C.TransformSha1.href: True}
 
 _ID_NAMES = frozenset({"Id", "ID", "id"})
+#: every attribute named in _ID_NAMES, in any namespace (smart strings: ``.getparent()``)
+_ID_ATTRIBUTES = etree.XPath(
+    "descendant-or-self::*/@*["
+    + " or ".join(f"local-name() = '{name}'" for name in sorted(_ID_NAMES))
+    + "]",
+    smart_strings=True,
+)
 _WSU_ID = ns.qname(ns.WSU, "Id")
 _BODIES = frozenset(ns.qname(env, "Body") for env in (ns.SOAP12_ENV, ns.SOAP11_ENV))
 _NCNAME = re.compile(r"[^\W\d][\w.\-]*")
@@ -104,14 +111,14 @@ def index_ids(root: etree._Element) -> dict[str, list[etree._Element]]:
     (``wsu:Id``, plain ``Id``, ``xml:id``); an element is listed once per value.
     """
     index: dict[str, list[etree._Element]] = {}
-    for element in root.iter(etree.Element):
-        values = {
-            value
-            for name, value in element.attrib.items()
-            if etree.QName(name).localname in _ID_NAMES
-        }
-        for value in values:
-            index.setdefault(value, []).append(element)
+    # One XPath in C over all attributes, in document order: an element's
+    # attributes come one after the other, so a value it carries twice
+    # (``Id`` and ``wsu:Id``) is the last one listed under that value.
+    for value in _ID_ATTRIBUTES(root):
+        element = value.getparent()
+        found = index.setdefault(str(value), [])
+        if not found or found[-1] is not element:
+            found.append(element)
     return index
 
 
@@ -238,6 +245,21 @@ def _parsed_certificate(der: bytes) -> x509.Certificate:
             "the BinarySecurityToken is not a parseable X.509 certificate"
         ) from None
     return certificate
+
+
+@functools.lru_cache(maxsize=256)
+def _verification_key(certificate: x509.Certificate) -> xmlsec.Key:
+    """The certificate's key for python-xmlsec, loaded once per certificate.
+
+    :func:`_parsed_certificate` gives the same object for the same token, so
+    this cache hits for every message of a client; a refused key is not cached.
+    """
+    try:
+        return xmlsec.Key.from_memory(
+            certificate.public_bytes(serialization.Encoding.DER), _C.KeyDataFormatCertDer
+        )
+    except xmlsec.Error:
+        raise SecurityError("the certificate's key cannot be used for verification") from None
 
 
 def _security(envelope: etree._Element) -> tuple[etree._Element, ...]:
@@ -387,12 +409,7 @@ def _check_signature(
     exclusive C14N, SHA-1/SHA-256 and RSA-SHA1/RSA-SHA256 are enabled.
     """
     context = xmlsec.SignatureContext()
-    try:
-        context.key = xmlsec.Key.from_memory(
-            certificate.public_bytes(serialization.Encoding.DER), _C.KeyDataFormatCertDer
-        )
-    except xmlsec.Error:
-        raise SecurityError("the certificate's key cannot be used for verification") from None
+    context.key = _verification_key(certificate)  # the context takes a copy
     for transform in (_C.TransformExclC14N, _C.TransformSha256, _C.TransformSha1):
         context.enable_reference_transform(transform)
     for transform in (_C.TransformExclC14N, _C.TransformRsaSha256, _C.TransformRsaSha1):

@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from tests.support import postgres_schema, require_postgres
-from udb.api.app import ENDPOINT_PATH
+from udb.contract import ENDPOINT_PATH
 
 UDB = [sys.executable, "-m", "udb"]
 SOAP12 = "application/soap+xml; charset=utf-8"

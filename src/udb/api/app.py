@@ -27,13 +27,13 @@ from cryptography import x509
 from udb import contract, wssecurity
 from udb.api.endpoint import Endpoint, Reply, Security
 from udb.config import Settings
+from udb.contract import ENDPOINT_PATH
 from udb.domain.clock import utc_now
 from udb.service.reports import Policy
 from udb.storage import Store, open_store
 
 log = logging.getLogger(__name__)
 
-ENDPOINT_PATH = "/services/UDB/IndberetningKontaktJobOgUddOensker/v1"
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]

@@ -5,8 +5,8 @@ from __future__ import annotations
 import click
 
 from udb import demo as demo_data
-from udb.api.app import ENDPOINT_PATH
 from udb.cli.common import database_option, open_migrated
+from udb.contract import ENDPOINT_PATH
 from udb.domain.clock import utc_now
 
 

@@ -17,9 +17,10 @@ from typing import Any
 
 import click
 
-from udb.api.app import ENDPOINT_PATH, security_from
+from udb.api.app import security_from
 from udb.cli.common import database_option, open_migrated
 from udb.config import ConfigError, Settings
+from udb.contract import ENDPOINT_PATH
 
 LEVELS = ("debug", "info", "warning", "error")
 

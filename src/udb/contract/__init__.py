@@ -24,7 +24,11 @@ from lxml import etree
 from udb import ns, safexml
 from udb.contract.violations import Violation, describe
 
+#: The service's path below the base URL (ipl-conventions.md, Endpoint).
+ENDPOINT_PATH = "/services/UDB/IndberetningKontaktJobOgUddOensker/v1"
+
 __all__ = [
+    "ENDPOINT_PATH",
     "SCHEMA_FILES",
     "WSDL_FILE",
     "Violation",

@@ -1,0 +1,128 @@
+"""Client SDK for IndberetningKontaktJobOgUddOensker v1: report to UDB from Python.
+
+A municipal guidance system sends each report as a :class:`Report` and gets a
+:class:`Result` (accepted, or rejected with FejlKode 14, 15, 86, 101 or 280)::
+
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+    from udb.client import Contact, JobWish, Report, UdbClient
+
+    dk = ZoneInfo("Europe/Copenhagen")
+    report = Report(
+        "1503084232",                        # CPR number of the young person
+        751001,                              # KUI institution number of the home municipality
+        contact=Contact("Mette Sørensen", "mette@example.dk",
+                        datetime(2026, 11, 20, 9, 15, tzinfo=dk), phone="4520304050"),
+        job=JobWish("Tømrer", datetime(2026, 11, 20, 9, 20, tzinfo=dk)),
+    )
+    with UdbClient("https://udb.example.dk", system_name="Vejledningssystem-Aarhus",
+                   cert="client.pem", key="client-key.pem") as client:
+        result = client.send(report)         # signed (WS-Security), retried where safe
+        print(result.accepted, result.code, result.text, result.correlation_id)
+
+:class:`AsyncUdbClient` is the same for asyncio (``await client.send(report)``,
+``async for item in client.send_many(reports)``).
+
+What happens on the way:
+
+* the report is checked against the contract when it is made
+  (:class:`ReportError`, naming the field, never the value);
+* it is written as the SOAP 1.2 request of ``docs/examples/request.xml`` with
+  a ``SystemTransactionID`` (a new UUID4 unless given) and signed with the
+  system's certificate, afresh for each attempt;
+* failures after which the very same request may succeed (no answer, HTTP
+  5xx, fault IPL000001, FejlKode 101) are retried with exponential backoff and
+  full jitter under the same transaction id (:class:`RetryPolicy`): the
+  service answers a repeated transaction with its original answer and stores
+  it once. Hard (14, 15, 86) and soft (280) rejections and Sender faults are
+  never retried;
+* after the last attempt the last outcome is what the caller gets: a 101
+  :class:`Result` is returned, an exception is raised. Both carry ``attempts``
+  and the transaction id, and ``retryable`` says whether to resend later
+  (unchanged, with the same transaction id). There is no separate
+  "retries exhausted" error.
+
+Exceptions (every one a :class:`UdbError`; messages never hold personal data)::
+
+    UdbError                       .system_transaction_id, .attempts, .retryable
+    ├── ReportError                raised before sending; also a ValueError (.field, .element)
+    ├── TransportError             no answer came; retried
+    │   ├── ConnectError           the connection could not be made
+    │   ├── TimeoutException       connecting, sending or waiting took longer than timeout
+    │   └── NetworkError           the connection broke, or the HTTP exchange failed
+    ├── UnexpectedResponse         not an answer of this service (.http_status); retried if 5xx
+    └── FaultError                 a SOAP fault: .error_code, .correlation_id, .details,
+        │                          .reason, .error_message, .http_status
+        ├── SenderFault            the request is at fault; never retried
+        │   ├── SchemaFault                IPL000002  not valid against the schema
+        │   ├── SecurityFault              IPL000003  WS-Security missing or invalid
+        │   ├── AccessDeniedFault          IPL000004  certificate / system name not registered
+        │   ├── TransactionIdReusedFault   IPL000005  transaction id used for another report
+        │   └── BodyTooLargeFault          IPL000006  request body over the limit
+        └── ServerFault            IPL000001 (any Receiver fault); retried
+
+Development servers: ``sign=False`` (and no ``cert``/``key``) sends unsigned
+requests, which only ``udb serve --insecure-dev-mode`` accepts.
+"""
+
+from udb.client._async import AsyncUdbClient
+from udb.client._exceptions import (
+    AccessDeniedFault,
+    BodyTooLargeFault,
+    ConnectError,
+    FaultError,
+    NetworkError,
+    ReportError,
+    SchemaFault,
+    SecurityFault,
+    SenderFault,
+    ServerFault,
+    TimeoutException,
+    TransactionIdReusedFault,
+    TransportError,
+    UdbError,
+    UnexpectedResponse,
+)
+from udb.client._report import Contact, EducationWish, JobWish, Report
+from udb.client._result import BatchItem, Result
+from udb.client._retry import RetryPolicy
+from udb.client._sync import UdbClient
+from udb.client._wire import ENDPOINT_PATH
+from udb.domain.model import ErrorCode, ErrorKind
+
+__all__ = [
+    "ENDPOINT_PATH",
+    "AccessDeniedFault",
+    "AsyncUdbClient",
+    "BatchItem",
+    "BodyTooLargeFault",
+    "ConnectError",
+    "Contact",
+    "EducationWish",
+    "ErrorCode",
+    "ErrorKind",
+    "FaultError",
+    "JobWish",
+    "NetworkError",
+    "Report",
+    "ReportError",
+    "Result",
+    "RetryPolicy",
+    "SchemaFault",
+    "SecurityFault",
+    "SenderFault",
+    "ServerFault",
+    "TimeoutException",
+    "TransactionIdReusedFault",
+    "TransportError",
+    "UdbClient",
+    "UdbError",
+    "UnexpectedResponse",
+]
+
+# Public names read as udb.client.X (in reprs and tracebacks), as httpx does.
+for _name in __all__:
+    _member = globals()[_name]
+    if isinstance(_member, type) and _member.__module__.startswith("udb.client."):
+        _member.__module__ = __name__
+del _name, _member

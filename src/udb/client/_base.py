@@ -1,0 +1,251 @@
+"""What the synchronous and the asynchronous client share: settings, signing, answers.
+
+Neither does any I/O here except reading the key files once, in the constructor.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import ssl
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Literal, TypeAlias
+
+import httpx
+
+import udb
+from udb import wssecurity
+from udb.client import _wire
+from udb.client._exceptions import (
+    ConnectError,
+    NetworkError,
+    ReportError,
+    TimeoutException,
+    TransportError,
+    UdbError,
+    UnexpectedResponse,
+)
+from udb.client._report import Report, check_text
+from udb.client._result import Result
+from udb.client._retry import RetryPolicy
+
+log = logging.getLogger("udb.client")
+
+#: A PEM file: its path, or its content as bytes.
+PemSource: TypeAlias = str | os.PathLike[str] | bytes
+#: Where a batch input comes from: a report, or a report with the transaction id to reuse.
+BatchInput: TypeAlias = Report | tuple[Report, str]
+
+#: Answers of this service are small (well under 10 KiB); a larger one is not read to the end.
+MAX_ANSWER_BYTES = 1 << 20
+SOAP12_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
+DEFAULT_RETRY = RetryPolicy()
+
+
+def read_pem(source: PemSource, what: str) -> bytes:
+    if isinstance(source, bytes):
+        return source
+    try:
+        return Path(source).read_bytes()
+    except OSError as exc:
+        raise ValueError(f"cannot read the {what} {os.fspath(source)!r}: {exc.strerror}") from None
+
+
+def endpoint_url(base_url: str) -> str:
+    """The endpoint below ``base_url`` (a URL that already ends with the path is kept)."""
+    url = httpx.URL(base_url)
+    if url.scheme not in ("http", "https") or not url.host:
+        raise ValueError("base_url must be an http:// or https:// URL with a host")
+    text = str(url.copy_with(query=None, fragment=None)).rstrip("/")
+    return text if text.endswith(_wire.ENDPOINT_PATH) else text + _wire.ENDPOINT_PATH
+
+
+def ssl_context(
+    ca: str | os.PathLike[str] | None,
+    client_cert: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None,
+) -> ssl.SSLContext | bool:
+    """TLS verification against ``ca`` only (default: the public CAs), with a client certificate."""
+    if ca is None and client_cert is None:
+        return True
+    try:
+        context = (
+            ssl.create_default_context(cafile=os.fspath(ca)) if ca else httpx.create_ssl_context()
+        )
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"cannot use the CA bundle {os.fspath(ca or '')!r}: {exc}") from None
+    if client_cert is not None:
+        cert, key = client_cert
+        try:
+            context.load_cert_chain(os.fspath(cert), os.fspath(key))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot use the TLS client certificate and key: {exc}") from None
+    return context
+
+
+def http2_enabled(http2: bool) -> bool:
+    if http2 and importlib.util.find_spec("h2") is None:
+        raise ValueError("http2=True needs the h2 package (pip install 'httpx[http2]')")
+    return http2
+
+
+def check_concurrency(concurrency: int) -> int:
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValueError("concurrency must be an int >= 1")
+    return concurrency
+
+
+def transport_error(exc: httpx.RequestError) -> TransportError:
+    """Our exception for httpx's; the message names the kind, not the request."""
+    if isinstance(exc, httpx.TimeoutException):
+        return TimeoutException(f"timed out: {type(exc).__name__}")
+    if isinstance(exc, httpx.ConnectError):
+        return ConnectError(f"cannot connect: {exc}")
+    return NetworkError(f"the exchange failed: {type(exc).__name__}: {exc}")
+
+
+class Core:
+    """Settings, signing and the reading of answers; the clients add the I/O."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        system_name: str,
+        cert: PemSource | None,
+        key: PemSource | None,
+        sign: bool,
+        digest: Literal["sha256", "sha1"],
+        retry: RetryPolicy | None,
+    ) -> None:
+        self.endpoint = endpoint_url(base_url)
+        try:
+            check_text("UdbClient", "system_name", "SystemName", system_name, 100)
+        except ReportError as exc:
+            raise ValueError(str(exc)) from None
+        self.system_name = system_name
+        self.retry = retry if retry is not None else RetryPolicy(attempts=1)
+        if not isinstance(self.retry, RetryPolicy):
+            raise TypeError("retry must be a RetryPolicy or None")
+        if digest not in ("sha256", "sha1"):
+            raise ValueError("digest must be 'sha256' or 'sha1'")
+        self.digest: Literal["sha256", "sha1"] = digest
+        self.key_pem: bytes | None = None
+        self.cert_pem: bytes | None = None
+        if sign:
+            if cert is None or key is None:
+                raise ValueError(
+                    "cert and key are required to sign requests; pass sign=False only for a "
+                    "server started with --insecure-dev-mode"
+                )
+            self.cert_pem = read_pem(cert, "certificate")
+            self.key_pem = read_pem(key, "private key")
+            # Fails now for a key that is not the certificate's; later signatures reuse the check.
+            self.seal(_wire.ping_envelope())
+        elif cert is not None or key is not None:
+            raise ValueError("cert and key are for signing; drop them or drop sign=False")
+        self.headers = {
+            "content-type": SOAP12_CONTENT_TYPE,
+            "accept": "application/soap+xml, text/xml",
+            "user-agent": f"udb-client/{udb.__version__} httpx/{httpx.__version__}",
+        }
+
+    @property
+    def signs(self) -> bool:
+        return self.key_pem is not None
+
+    def seal(self, unsigned: bytes) -> bytes:
+        """The envelope as sent: signed with a fresh Timestamp (or as is, unsigned)."""
+        if self.key_pem is None or self.cert_pem is None:
+            return unsigned
+        return wssecurity.sign(
+            unsigned, key_pem=self.key_pem, cert_pem=self.cert_pem, digest=self.digest
+        )
+
+    def transaction_id(self, given: str | None) -> str:
+        """The caller's transaction id (checked), or a new UUID4."""
+        if given is None:
+            return str(uuid.uuid4())
+        check_text("send", "transaction_id", "SystemTransactionID", given, 100)
+        return given
+
+    def report_body(self, report: Report, transaction_id: str) -> bytes:
+        if not isinstance(report, Report):
+            raise ReportError("report", f"must be a Report, not {type(report).__name__}")
+        return _wire.report_envelope(
+            report, system_name=self.system_name, transaction_id=transaction_id
+        )
+
+    def result(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        content: bytes,
+        *,
+        transaction_id: str,
+        attempts: int,
+    ) -> Result:
+        """The :class:`Result` of an answer; raises the fault or :class:`UnexpectedResponse`."""
+        answer = _wire.read_report_answer(
+            status,
+            content,
+            system_name=self.system_name,
+            transaction_id=transaction_id,
+            correlation_id=headers.get("x-correlation-id"),
+        )
+        return Result.of(
+            answer.ok,
+            answer.code,
+            answer.text,
+            correlation_id=answer.correlation_id,
+            system_transaction_id=transaction_id,
+            attempts=attempts,
+        )
+
+    def ping_result(self, status: int, headers: Mapping[str, str], content: bytes) -> bool:
+        return _wire.read_ping(status, content, correlation_id=headers.get("x-correlation-id"))
+
+    def batch_input(self, item: object) -> tuple[Report, str]:
+        """A batch input as (report, transaction id); raises :class:`ReportError`."""
+        if isinstance(item, Report):
+            return item, self.transaction_id(None)
+        if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], Report):
+            transaction_id = item[1]
+            if not isinstance(transaction_id, str):
+                raise ReportError(
+                    "send_many item", "the transaction id of a (Report, id) pair must be a str"
+                )
+            return item[0], self.transaction_id(transaction_id)
+        raise ReportError(
+            "send_many item",
+            f"must be a Report or a (Report, transaction_id) pair, not {type(item).__name__}",
+        )
+
+
+def note_attempt(error: UdbError, transaction_id: str, attempts: int) -> UdbError:
+    """``error`` with the transaction and the number of requests sent for it."""
+    error.system_transaction_id = transaction_id
+    error.attempts = attempts
+    return error
+
+
+def log_retry(transaction_id: str, attempt: int, outcome: str, delay: float) -> None:
+    """A DEBUG line per retry: the transaction id and what failed, never report data."""
+    log.debug(
+        "transaction %s attempt %d failed (%s); retrying in %.2fs",
+        transaction_id,
+        attempt,
+        outcome,
+        delay,
+    )
+
+
+def outcome_name(outcome: Result | UdbError) -> str:
+    if isinstance(outcome, Result):
+        return f"FejlKode {outcome.code}"
+    if isinstance(outcome, UnexpectedResponse):
+        return f"HTTP {outcome.http_status}"
+    code = getattr(outcome, "error_code", None)
+    return f"{type(outcome).__name__} {code}" if code else type(outcome).__name__

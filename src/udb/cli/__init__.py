@@ -9,11 +9,13 @@ from __future__ import annotations
 import click
 
 from udb import __version__
+from udb.cli.batch import send_batch
 from udb.cli.cpr import cpr
 from udb.cli.db import db
 from udb.cli.demo import demo
 from udb.cli.devcerts import dev_certs
 from udb.cli.register import institutions, municipalities, persons
+from udb.cli.send import send
 from udb.cli.serve import serve
 from udb.cli.systems import systems
 
@@ -33,5 +35,7 @@ main.add_command(demo)
 main.add_command(cpr)
 main.add_command(dev_certs)
 main.add_command(db)
+main.add_command(send)
+main.add_command(send_batch)
 
 __all__ = ["main"]

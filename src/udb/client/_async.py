@@ -117,7 +117,7 @@ class AsyncUdbClient:
 
     async def ping(self) -> bool:
         """``True`` if the service is up, ``False`` if down; see :meth:`UdbClient.ping`."""
-        status, headers, content = await self._post(self._core.seal(_wire.ping_envelope()))
+        status, headers, content = await self._post(await self._seal(_wire.ping_envelope()))
         return self._core.ping_result(status, headers, content)
 
     def send_many(
@@ -197,8 +197,13 @@ class AsyncUdbClient:
                 return BatchItem(index, transaction_id, report, error=exc)
         return BatchItem(index, transaction_id, report, result=result)
 
+    async def _seal(self, unsigned: bytes) -> bytes:
+        """The request signed in a worker thread: a signature takes milliseconds of CPU,
+        and python-xmlsec releases the GIL meanwhile, so the event loop goes on."""
+        return await asyncio.to_thread(self._core.seal, unsigned)
+
     async def _exchange(self, unsigned: bytes, transaction_id: str, attempt: int) -> Result:
-        status, headers, content = await self._post(self._core.seal(unsigned))
+        status, headers, content = await self._post(await self._seal(unsigned))
         return self._core.result(
             status, headers, content, transaction_id=transaction_id, attempts=attempt
         )

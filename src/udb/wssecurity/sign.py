@@ -34,6 +34,7 @@ from __future__ import annotations
 import base64
 import functools
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
@@ -63,13 +64,24 @@ def _timestamp_text(value: datetime) -> str:
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
+@dataclass(frozen=True)
+class _Signer:
+    """A checked key pair, ready to sign: what every signature with it needs."""
+
+    #: the BinarySecurityToken's text: the certificate's DER in base64
+    token: str
+    #: the private key loaded by xmlsec (a SignatureContext takes a copy of it)
+    key: xmlsec.Key
+
+
 @functools.lru_cache(maxsize=64)
-def _key_pair(key_pem: bytes, cert_pem: bytes) -> x509.Certificate:
-    """The certificate, after checking that ``key_pem`` is its RSA private key.
+def _key_pair(key_pem: bytes, cert_pem: bytes) -> _Signer:
+    """The signer of ``cert_pem``, after checking that ``key_pem`` is its RSA private key.
 
     Loading an RSA private key checks its consistency, which costs tens of
-    milliseconds; a signer signs many messages with one key, so the check is
-    made once per key and certificate (a refused pair is checked again).
+    milliseconds, and OpenSSL's set-up on a key's first use costs more than
+    the signature itself; a signer signs many messages with one key, so both
+    happen once per key and certificate (a refused pair is checked again).
     """
     try:
         certificate = x509.load_pem_x509_certificate(cert_pem)
@@ -81,7 +93,12 @@ def _key_pair(key_pem: bytes, cert_pem: bytes) -> x509.Certificate:
         raise ValueError("signing needs an RSA key and certificate")
     if key.public_key().public_numbers() != public.public_numbers():
         raise ValueError("the private key does not belong to the certificate")
-    return certificate
+    try:
+        xmlsec_key = xmlsec.Key.from_memory(key_pem, _C.KeyDataFormatPem)
+    except xmlsec.Error as exc:
+        raise ValueError(f"cannot load the key for signing: {exc}") from None
+    token = base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
+    return _Signer(token, xmlsec_key)
 
 
 def _with_wsu_prefix(root: etree._Element) -> etree._Element:
@@ -125,7 +142,7 @@ def sign(
     elif created.tzinfo is None or created.utcoffset() is None:
         raise ValueError("created must be a timezone-aware datetime")
     created = created.astimezone(UTC)
-    certificate = _key_pair(key_pem, cert_pem)
+    signer = _key_pair(key_pem, cert_pem)
 
     root = safexml.parse(envelope)
     env = etree.QName(root).namespace
@@ -158,7 +175,7 @@ def sign(
     token.set(ns.qname(ns.WSU, "Id"), token_id)
     token.set("ValueType", ns.WSSE_X509V3)
     token.set("EncodingType", ns.WSSE_BASE64)
-    token.text = base64.b64encode(certificate.public_bytes(serialization.Encoding.DER)).decode()
+    token.text = signer.token
     body.set(ns.qname(ns.WSU, "Id"), BODY_ID)
 
     ids = index_ids(root)
@@ -179,7 +196,7 @@ def sign(
     pointer.set("URI", f"#{token_id}")
 
     context = xmlsec.SignatureContext()
-    context.key = xmlsec.Key.from_memory(key_pem, _C.KeyDataFormatPem)
+    context.key = signer.key  # the context takes a copy
     context.register_id(body, "Id", ns.WSU)
     context.register_id(timestamp, "Id", ns.WSU)
     context.sign(signature)

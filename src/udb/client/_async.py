@@ -137,6 +137,10 @@ class AsyncUdbClient:
             async with contextlib.aclosing(client.send_many(reports)) as items:
                 async for item in items:
                     ...
+
+        A cancelled request may still have been stored by the service: to
+        resend such reports without storing any twice, choose each transaction
+        id yourself (pairs), keep it before sending, and resend under it.
         """
         window = 2 * _base.check_concurrency(concurrency)
         return self._stream(reports, asyncio.Semaphore(concurrency), window, ordered)

@@ -173,7 +173,10 @@ class UdbClient:
 
         Leaving the loop early (or closing the iterator) stops taking reports
         from the input, cancels those not yet started, lets the requests under
-        way finish, and ends the worker threads.
+        way finish, and ends the worker threads. Their answers are not yielded,
+        and the service may have stored those reports: to resend them without
+        storing any twice, choose each transaction id yourself (pairs), keep it
+        before sending, and resend under it (as ``udb send-batch`` does).
         """
         window = 2 * _base.check_concurrency(concurrency)
         return self._stream(reports, concurrency, window, ordered)

@@ -125,29 +125,38 @@ def test_unordered_results_come_as_completed() -> None:
     assert shuffled.most <= 8
 
 
+class Counted:
+    """A generator of reports that records how far it ran ahead of the consumer."""
+
+    def __init__(self, count: int) -> None:
+        self.count = count
+        self.produced = self.consumed = self.ahead = 0
+
+    def reports(self) -> Iterator[Report]:
+        for n in range(self.count):
+            self.produced += 1
+            self.ahead = max(self.ahead, self.produced - self.consumed)
+            yield report(n)
+
+    def check_window(self, concurrency: int) -> None:
+        assert self.ahead <= 2 * concurrency + 1
+        assert self.produced <= self.consumed + 2 * concurrency
+
+
 @pytest.mark.parametrize("ordered", [True, False])
 def test_the_input_is_never_read_far_ahead(ordered: bool) -> None:
     """100,000 reports from a generator: it never runs more than 2 * concurrency ahead."""
-    concurrency, consumed, produced, ahead = 4, 0, 0, 0
-
-    def reports() -> Iterator[Report]:
-        nonlocal produced, ahead
-        for n in range(100_000):
-            produced += 1
-            ahead = max(ahead, produced - consumed)
-            yield report(n)
-
+    concurrency, source = 4, Counted(100_000)
     with unsigned(answer) as c:
-        stream = c.send_many(reports(), concurrency, ordered=ordered)
+        stream = c.send_many(source.reports(), concurrency, ordered=ordered)
         for item in stream:
-            consumed += 1
+            source.consumed += 1
             if item.index % 3 == 0:
                 assert item.accepted
-            if consumed == 2_000:
+            if source.consumed == 2_000:
                 break
         stream.close()
-    assert ahead <= 2 * concurrency + 1
-    assert produced <= consumed + 2 * concurrency
+    source.check_window(concurrency)
     assert not [t for t in threading.enumerate() if t.name.startswith("udb-client")]
 
 
@@ -273,26 +282,17 @@ def test_async_send_many(ordered: bool) -> None:
 
 @pytest.mark.parametrize("ordered", [True, False])
 def test_async_input_is_never_read_far_ahead(ordered: bool) -> None:
-    concurrency, consumed, produced, ahead = 4, 0, 0, 0
-
-    def reports() -> Iterator[Report]:
-        nonlocal produced, ahead
-        for n in range(100_000):
-            produced += 1
-            ahead = max(ahead, produced - consumed)
-            yield report(n)
+    concurrency, source = 4, Counted(100_000)
 
     async def main() -> None:
-        nonlocal consumed
         async with aunsigned(AsyncShuffled()) as c:
-            stream = c.send_many(reports(), concurrency, ordered=ordered)
+            stream = c.send_many(source.reports(), concurrency, ordered=ordered)
             async with contextlib.aclosing(stream) as items:
                 async for _item in items:
-                    consumed += 1
-                    if consumed == 1_000:
+                    source.consumed += 1
+                    if source.consumed == 1_000:
                         break
             assert not [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
 
     asyncio.run(main())
-    assert ahead <= 2 * concurrency + 1
-    assert produced <= consumed + 2 * concurrency
+    source.check_window(concurrency)

@@ -97,6 +97,28 @@ def check_concurrency(concurrency: int) -> int:
     return concurrency
 
 
+class Answer:
+    """The body of an answer as it arrives, refused beyond :data:`MAX_ANSWER_BYTES`."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._response = response
+        self._chunks: list[bytes] = []
+        self._size = 0
+
+    def add(self, chunk: bytes) -> None:
+        self._size += len(chunk)
+        if self._size > MAX_ANSWER_BYTES:
+            raise UnexpectedResponse(
+                f"the answer is larger than {MAX_ANSWER_BYTES} bytes",
+                http_status=self._response.status_code,
+                correlation_id=self._response.headers.get("x-correlation-id"),
+            )
+        self._chunks.append(chunk)
+
+    def content(self) -> bytes:
+        return b"".join(self._chunks)
+
+
 def transport_error(exc: httpx.RequestError) -> TransportError:
     """Our exception for httpx's; the message names the kind, not the request."""
     if isinstance(exc, httpx.TimeoutException):

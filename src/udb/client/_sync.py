@@ -14,7 +14,7 @@ import httpx
 
 from udb.client import _base, _wire
 from udb.client._base import BatchInput, Core, PemSource
-from udb.client._exceptions import ReportError, UdbError, UnexpectedResponse
+from udb.client._exceptions import ReportError, UdbError
 from udb.client._report import Report
 from udb.client._result import BatchItem, Result
 from udb.client._retry import RetryPolicy
@@ -247,19 +247,11 @@ class UdbClient:
             )
             response = self._http.send(request, stream=True)
             try:
-                chunks: list[bytes] = []
-                size = 0
+                answer = _base.Answer(response)
                 for chunk in response.iter_bytes():
-                    size += len(chunk)
-                    if size > _base.MAX_ANSWER_BYTES:
-                        raise UnexpectedResponse(
-                            f"the answer is larger than {_base.MAX_ANSWER_BYTES} bytes",
-                            http_status=response.status_code,
-                            correlation_id=response.headers.get("x-correlation-id"),
-                        )
-                    chunks.append(chunk)
+                    answer.add(chunk)
             finally:
                 response.close()
         except httpx.RequestError as exc:
             raise _base.transport_error(exc) from exc
-        return response.status_code, response.headers, b"".join(chunks)
+        return response.status_code, response.headers, answer.content()

@@ -2,7 +2,7 @@
 
     python bench/cpr_import.py [--persons N] [--form lines|unseparated] [--keep]
 
-Writes a synthetic full extract (udb.register.cpr_synthetic), then times two
+Writes a synthetic full extract (udb.synthetic), then times two
 imports, each as its own `udb cpr import` process on a fresh SQLite database
 in a temporary directory:
 
@@ -28,7 +28,7 @@ import time
 from datetime import date
 from pathlib import Path
 
-from udb.register.cpr_synthetic import SyntheticPerson, synthetic_cprs, write_extract
+from udb.synthetic import SyntheticPerson, synthetic_cprs, write_extract
 
 TARGET_SECONDS = 60
 TARGET_MB = 300

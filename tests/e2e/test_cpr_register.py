@@ -7,7 +7,7 @@ from pathlib import Path
 
 from tests.e2e.conftest import Server, udb
 from tests.e2e.soap import answer, example, with_stid
-from udb.register.cpr_synthetic import SyntheticPerson, write_extract
+from udb.synthetic import SyntheticPerson, write_extract
 
 AARHUS_YOUNG = "1104094230"  # born 2009, lives in Aarhus
 MOVER = "1205084238"  # born 2008, lives in Aarhus, later moves to København

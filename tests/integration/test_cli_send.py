@@ -31,7 +31,7 @@ from udb.api.endpoint import Endpoint, Security
 from udb.cli import main
 from udb.cli.connection import Network
 from udb.domain.clock import DANISH_TZ, utc_now
-from udb.service.reports import Policy
+from udb.service.reports import ReportPolicy
 from udb.storage import Store, open_store
 from udb.storage.base import StorageError
 from udb.wssecurity.certs import DevCertificates, make_dev_certificates, pinned
@@ -112,7 +112,7 @@ class Service(httpx.MockTransport):
         self._local = threading.local()
         self.endpoint = Endpoint(
             _Failing(self.store, self._local),  # type: ignore[arg-type]
-            Policy(),
+            ReportPolicy(),
             security=Security(required=True),
         )
         self.lock = threading.Lock()

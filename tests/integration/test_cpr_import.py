@@ -12,10 +12,10 @@ from click.testing import CliRunner
 from tests.support import NOW, SHARED
 from udb.cli import main
 from udb.domain.model import PersonStatus
-from udb.register.cpr_extract import ExtractReader
-from udb.register.cpr_import import Outcome, import_extract
-from udb.register.cpr_synthetic import SyntheticPerson, write_extract
+from udb.formats.cpr_extract import ExtractReader
+from udb.service.cpr_import import ImportOutcome, import_extract
 from udb.storage import Store
+from udb.synthetic import SyntheticPerson, write_extract
 
 SAMPLE = SHARED / "data" / "cpr" / "fake-status-extract-80-persons.txt"
 SAMPLE_UNSEPARATED = SHARED / "data" / "cpr" / "fake-status-extract-80-persons.unseparated.txt"
@@ -37,7 +37,7 @@ def extract(tmp_path: Path, name: str, persons: list[SyntheticPerson], day: int)
 
 def test_the_sample_fills_the_register(store: Store) -> None:
     result = import_extract(store, SAMPLE, full=False, now=NOW)
-    assert result.outcome is Outcome.APPLIED
+    assert result.outcome is ImportOutcome.APPLIED
     assert result.record is not None and result.record.persons == 80
     assert result.record.counts.added == 80
     assert len(result.warnings) == 1 and "1098" in result.warnings[0]
@@ -47,9 +47,9 @@ def test_the_sample_fills_the_register(store: Store) -> None:
 
 
 def test_the_same_file_twice_changes_nothing(store: Store) -> None:
-    assert import_extract(store, SAMPLE, full=True, now=NOW).outcome is Outcome.APPLIED
+    assert import_extract(store, SAMPLE, full=True, now=NOW).outcome is ImportOutcome.APPLIED
     again = import_extract(store, SAMPLE, full=True, now=NOW)
-    assert again.outcome is Outcome.ALREADY_APPLIED
+    assert again.outcome is ImportOutcome.ALREADY_APPLIED
     with store.unit_of_work(readonly=True) as uow:
         assert len(uow.cpr_imports.list()) == 1
 
@@ -57,7 +57,7 @@ def test_the_same_file_twice_changes_nothing(store: Store) -> None:
 def test_both_forms_of_a_file_give_the_same_register(store: Store) -> None:
     import_extract(store, SAMPLE, full=True, now=NOW)
     result = import_extract(store, SAMPLE_UNSEPARATED, full=True, now=NOW)
-    assert result.outcome is Outcome.APPLIED and result.record is not None
+    assert result.outcome is ImportOutcome.APPLIED and result.record is not None
     assert result.record.counts.unchanged == 80
     assert result.record.counts.added == result.record.counts.changed == 0
 
@@ -111,12 +111,16 @@ def test_an_older_file_is_refused_unless_forced(store: Store, tmp_path: Path) ->
     )
     old = extract(tmp_path, "old.txt", [SyntheticPerson("0202104230")], 3)
     refused = import_extract(store, old, full=True, now=NOW)
-    assert refused.outcome is Outcome.REFUSED_OLDER
+    assert refused.outcome is ImportOutcome.REFUSED_OLDER
     assert refused.newest_applied == date(2026, 11, 10)
     with store.unit_of_work(readonly=True) as uow:
         assert uow.persons.get("0202104230") is None
     forced = import_extract(store, old, full=True, now=NOW, force=True)
-    assert forced.outcome is Outcome.APPLIED and forced.record is not None and forced.record.forced
+    assert (
+        forced.outcome is ImportOutcome.APPLIED
+        and forced.record is not None
+        and forced.record.forced
+    )
 
 
 def test_a_bad_file_writes_nothing(store: Store, database_url: str, tmp_path: Path) -> None:
@@ -127,7 +131,7 @@ def test_a_bad_file_writes_nothing(store: Store, database_url: str, tmp_path: Pa
     bad = [line if not line.startswith("001") else line[:23] + "42" + line[25:] for line in lines]
     path.write_text("".join(bad), "latin-1")
     result = import_extract(store, path, full=True, now=NOW)
-    assert result.outcome is Outcome.INVALID
+    assert result.outcome is ImportOutcome.INVALID
     assert result.problem_count == 2  # every bad record, not only the first
     assert {(p.record_type, p.field) for p in result.problems} == {("001", "status")}
     with store.unit_of_work(readonly=True) as uow:

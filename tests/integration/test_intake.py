@@ -14,11 +14,11 @@ import pytest
 from tests.support import AARHUS_KUI, NOW, SYSTEM
 from udb.domain.model import (
     ClientCertificate,
-    Contact,
-    EducationWish,
+    ContactBlock,
+    EducationWishBlock,
     ErrorCode,
     Institution,
-    JobWish,
+    JobWishBlock,
     Person,
     PersonStatus,
 )
@@ -139,10 +139,14 @@ def test_the_report_logged_under_the_key_is_found(store: Store) -> None:
 
 def test_record_keeps_every_block_and_applies_the_merge_rule(store: Store) -> None:
     t = NOW - timedelta(days=3)
-    kontakt = Contact("A", "a@example.dk", 12345678, t)
+    kontakt = ContactBlock("A", "a@example.dk", 12345678, t)
     with store.unit_of_work() as uow:
-        assert uow.record(record("t-1", "c-1"), (JobWish("newer", t),)) is not None
-        three = (kontakt, JobWish("older", t - timedelta(seconds=1)), EducationWish("EUD", t))
+        assert uow.record(record("t-1", "c-1"), (JobWishBlock("newer", t),)) is not None
+        three = (
+            kontakt,
+            JobWishBlock("older", t - timedelta(seconds=1)),
+            EducationWishBlock("EUD", t),
+        )
         assert uow.record(record("t-2", "c-2"), three) is not None
         uow.commit()
     with store.unit_of_work(readonly=True) as uow:
@@ -150,9 +154,9 @@ def test_record_keeps_every_block_and_applies_the_merge_rule(store: Store) -> No
     assert view is not None
     current = {kind.value: stored.block for kind, stored in view.current.items()}
     assert current == {
-        "job": JobWish("newer", t),
+        "job": JobWishBlock("newer", t),
         "kontakt": kontakt,
-        "uddannelse": EducationWish("EUD", t),
+        "uddannelse": EducationWishBlock("EUD", t),
     }
     assert view.history_count == 4
     assert view.report_count == 2
@@ -161,7 +165,7 @@ def test_record_keeps_every_block_and_applies_the_merge_rule(store: Store) -> No
 def test_record_of_a_used_key_writes_nothing(store: Store) -> None:
     with store.unit_of_work() as uow:
         assert uow.record(record("t-1", "c-1"), ()) is not None
-        job = JobWish("x", NOW - timedelta(days=1))
+        job = JobWishBlock("x", NOW - timedelta(days=1))
         assert uow.record(record("t-1", "c-2"), (job,)) is None
         uow.commit()
     with store.unit_of_work(readonly=True) as uow:

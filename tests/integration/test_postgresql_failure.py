@@ -19,7 +19,7 @@ import pytest
 from tests.integration.test_storage_failure import CPR, submission
 from tests.support import seeded_store
 from udb.domain.model import ErrorCode
-from udb.service.reports import Policy, submit
+from udb.service.reports import ReportPolicy, submit
 from udb.storage import StorageError, Store
 from udb.storage.postgresql import PostgresStore
 
@@ -57,16 +57,16 @@ def test_a_failing_write_answers_101_and_leaves_nothing_half_written(
         f"CREATE TRIGGER fail BEFORE INSERT ON {table} FOR EACH ROW EXECUTE FUNCTION udb_t_fail()"
     )
     before = counts(admin)
-    outcome = submit(submission("tx-1"), store, Policy())
+    outcome = submit(submission("tx-1"), store, ReportPolicy())
     assert outcome.error is ErrorCode.INTERNAL
     assert counts(admin) == before
     # Sent again unchanged while the failure lasts: still 101, still nothing.
-    assert submit(submission("tx-1"), store, Policy()).error is ErrorCode.INTERNAL
+    assert submit(submission("tx-1"), store, ReportPolicy()).error is ErrorCode.INTERNAL
     assert counts(admin) == before
     admin.execute(f"DROP TRIGGER fail ON {table}")
     # The failure is gone: the same report is now accepted and stored once.
-    assert submit(submission("tx-1"), store, Policy()).ok
-    assert submit(submission("tx-1"), store, Policy()).ok
+    assert submit(submission("tx-1"), store, ReportPolicy()).ok
+    assert submit(submission("tx-1"), store, ReportPolicy()).ok
     assert counts(admin) == (before[0] + 1, before[1] + 2, before[2] + 2)
 
 
@@ -74,7 +74,7 @@ def test_an_unreachable_server_answers_101_within_5_seconds() -> None:
     gone = PostgresStore("postgresql://postgres@127.0.0.1:1/test")  # connection refused
     try:
         started = time.monotonic()
-        assert submit(submission("tx-2"), gone, Policy()).error is ErrorCode.INTERNAL
+        assert submit(submission("tx-2"), gone, ReportPolicy()).error is ErrorCode.INTERNAL
         assert time.monotonic() - started < 5
         started = time.monotonic()
         assert not gone.ping()
@@ -99,7 +99,7 @@ def test_a_server_that_never_answers_fails_within_5_seconds() -> None:
     store = PostgresStore(f"postgresql://postgres@127.0.0.1:{silent.getsockname()[1]}/test")
     try:
         started = time.monotonic()
-        assert submit(submission("tx-3"), store, Policy()).error is ErrorCode.INTERNAL
+        assert submit(submission("tx-3"), store, ReportPolicy()).error is ErrorCode.INTERNAL
         assert time.monotonic() - started < 5
         assert not store.ping()
     finally:
@@ -120,8 +120,8 @@ def test_a_locked_table_is_a_storage_error_and_it_recovers(
             with pytest.raises(StorageError) as raised, store.unit_of_work() as uow:
                 uow.reports.find(1, "tx-4")
             assert "lock" in str(raised.value).lower()
-            assert submit(submission("tx-4"), store, Policy()).error is ErrorCode.INTERNAL
-        assert submit(submission("tx-4"), store, Policy()).ok  # and it recovers
+            assert submit(submission("tx-4"), store, ReportPolicy()).error is ErrorCode.INTERNAL
+        assert submit(submission("tx-4"), store, ReportPolicy()).ok  # and it recovers
     finally:
         store.close()
 
@@ -134,7 +134,7 @@ def test_broken_connections_are_replaced_after_an_outage(
     """Every connection of the pool killed (a server restart): the next reports succeed."""
     name = database_url.rsplit("application_name=", 1)[1]
     with ThreadPoolExecutor(8) as pool:  # several connections in the pool
-        warm = pool.map(lambda i: submit(submission(f"warm-{i}"), store, Policy()), range(40))
+        warm = pool.map(lambda i: submit(submission(f"warm-{i}"), store, ReportPolicy()), range(40))
         assert all(o.ok for o in warm)
     killed = admin.execute(
         "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE application_name = %s",
@@ -142,7 +142,7 @@ def test_broken_connections_are_replaced_after_an_outage(
     ).fetchone()
     assert killed is not None and killed[0] >= 1
     started = time.monotonic()
-    assert submit(submission("after"), store, Policy()).ok
+    assert submit(submission("after"), store, ReportPolicy()).ok
     # each broken connection is not tried in turn: the first failed check replaces them all
     assert time.monotonic() - started < 2
     assert store.ping()
@@ -162,4 +162,4 @@ def test_a_connection_lost_inside_a_unit_of_work_is_101_and_discarded(
         time.sleep(0.1)
         with pytest.raises(StorageError):
             uow.systems.list()
-    assert submit(submission("tx-5"), store, Policy()).ok
+    assert submit(submission("tx-5"), store, ReportPolicy()).ok

@@ -15,7 +15,7 @@ import pytest
 
 from tests.integration.test_concurrency import CPR, job
 from tests.support import NOW
-from udb.service.reports import Policy, submit
+from udb.service.reports import ReportPolicy, submit
 from udb.storage import Store, open_store
 
 
@@ -39,7 +39,7 @@ def test_conflicting_reports_at_two_instances(store: Store, other: Store) -> Non
     # each report at both instances at once, as a retry racing its original
     sends = [(s, submissions[i]) for i in order for s in (store, other)]
     with ThreadPoolExecutor(16) as pool:
-        outcomes = list(pool.map(lambda sent: submit(sent[1], sent[0], Policy()), sends))
+        outcomes = list(pool.map(lambda sent: submit(sent[1], sent[0], ReportPolicy()), sends))
     assert all(o.ok for o in outcomes)
     for instance in (store, other):
         with instance.unit_of_work(readonly=True) as uow:

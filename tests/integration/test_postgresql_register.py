@@ -19,9 +19,9 @@ import pytest
 from tests.integration.test_cpr_import import SAMPLE
 from tests.integration.test_register_apply import A, B, C, get
 from tests.support import AARHUS_KUI, NOW, SYSTEM
-from udb.domain.model import JobWish, Person, PersonStatus, Report, Submission
-from udb.register.cpr_import import Outcome, import_extract
-from udb.service.reports import Policy, submit
+from udb.domain.model import JobWishBlock, Person, PersonStatus, ReportContent, Submission
+from udb.service.cpr_import import ImportOutcome, import_extract
+from udb.service.reports import ReportPolicy, submit
 from udb.storage import Store
 from udb.storage.base import RegisterCounts
 
@@ -45,7 +45,7 @@ def staged_rows(admin: psycopg.Connection) -> int:  # type: ignore[type-arg]
 
 def test_the_sample_fills_the_register(store: Store, admin: psycopg.Connection) -> None:  # type: ignore[type-arg]
     result = import_extract(store, SAMPLE, full=False, now=NOW)
-    assert result.outcome is Outcome.APPLIED
+    assert result.outcome is ImportOutcome.APPLIED
     assert result.record is not None and result.record.counts.added == 80
     statuses = Counter(
         row[0]
@@ -139,13 +139,15 @@ def test_a_large_register_is_counted_exactly(store: Store) -> None:
 
 def test_reports_go_on_while_the_register_is_applied(store: Store) -> None:
     seeded = "1503084232"  # updated (unregistered) by the open register transaction below
-    report = Report(SYSTEM, seeded, AARHUS_KUI, job=JobWish("Smed", NOW - timedelta(days=1)))
+    report = ReportContent(
+        SYSTEM, seeded, AARHUS_KUI, job=JobWishBlock("Smed", NOW - timedelta(days=1))
+    )
     staged = store.stage_register([A, B, C])
     with store.unit_of_work() as uow, ThreadPoolExecutor(1) as pool:
         assert uow.persons.apply_staged(staged, full=True, now=NOW).unregistered == 1
         started = time.monotonic()
         outcome = pool.submit(
-            submit, Submission(SYSTEM, "tx-r", report, NOW, "corr-r"), store, Policy()
+            submit, Submission(SYSTEM, "tx-r", report, NOW, "corr-r"), store, ReportPolicy()
         ).result(timeout=10)
         assert outcome.ok and time.monotonic() - started < 2  # not held up by the register
         uow.commit()

@@ -8,20 +8,20 @@ from datetime import timedelta
 import pytest
 
 from tests.support import AARHUS_KUI, NOW, SYSTEM
-from udb.domain.model import Contact, ErrorCode, JobWish, Report, Submission
-from udb.service.reports import Policy, submit
+from udb.domain.model import ContactBlock, ErrorCode, JobWishBlock, ReportContent, Submission
+from udb.service.reports import ReportPolicy, submit
 from udb.storage import Store
 
 CPR = "1503084232"
 
 
 def submission(stid: str) -> Submission:
-    report = Report(
+    report = ReportContent(
         modtager_system_id=SYSTEM,
         cpr=CPR,
         institution_number=AARHUS_KUI,
-        kontakt=Contact("Mette", "mette@example.dk", 4520304050, NOW - timedelta(days=1)),
-        job=JobWish("Tømrer", NOW - timedelta(days=1)),
+        kontakt=ContactBlock("Mette", "mette@example.dk", 4520304050, NOW - timedelta(days=1)),
+        job=JobWishBlock("Tømrer", NOW - timedelta(days=1)),
     )
     return Submission(SYSTEM, stid, report, NOW, f"corr-{stid}")
 
@@ -51,16 +51,16 @@ def test_a_failing_write_answers_101_and_leaves_nothing_half_written(
     )
     before = counts(path)
     try:
-        outcome = submit(submission("tx-1"), store, Policy())
+        outcome = submit(submission("tx-1"), store, ReportPolicy())
         assert outcome.error is ErrorCode.INTERNAL
         assert counts(path) == before
         # Sent again unchanged while the failure lasts: still 101, still nothing.
-        assert submit(submission("tx-1"), store, Policy()).error is ErrorCode.INTERNAL
+        assert submit(submission("tx-1"), store, ReportPolicy()).error is ErrorCode.INTERNAL
     finally:
         admin.execute(f"DROP TRIGGER fail_{table}")
         admin.close()
     # The failure is gone: the same report is now accepted and stored once.
-    assert submit(submission("tx-1"), store, Policy()).ok
+    assert submit(submission("tx-1"), store, ReportPolicy()).ok
     assert counts(path) == (before[0] + 1, before[1] + 2, before[2] + 2)
 
 
@@ -70,5 +70,5 @@ def test_an_unreachable_database_answers_101(store: Store, database_url: str, tm
     from udb.storage.sqlite import SqliteStore
 
     gone = SqliteStore(str(tmp_path / "missing-dir" / "udb.sqlite3"))
-    assert submit(submission("tx-2"), gone, Policy()).error is ErrorCode.INTERNAL
+    assert submit(submission("tx-2"), gone, ReportPolicy()).error is ErrorCode.INTERNAL
     assert not gone.ping()

@@ -9,10 +9,10 @@ import pytest
 
 from tests.support import AARHUS_KUI, NOW, SYSTEM
 from udb.domain.model import (
-    Contact,
+    ContactBlock,
     ErrorCode,
     Institution,
-    JobWish,
+    JobWishBlock,
     Municipality,
     Person,
     PersonStatus,
@@ -153,19 +153,21 @@ def test_blocks_merge_by_registration_time(store: Store) -> None:
     with store.unit_of_work() as uow:
         report_id = uow.reports.log(record())
         assert report_id is not None
-        assert uow.reports.add_block(report_id, CPR, JobWish("newer", t))
-        assert not uow.reports.add_block(report_id, CPR, JobWish("older", t - timedelta(seconds=1)))
-        assert uow.reports.add_block(report_id, CPR, JobWish("same time, later", t))
+        assert uow.reports.add_block(report_id, CPR, JobWishBlock("newer", t))
+        assert not uow.reports.add_block(
+            report_id, CPR, JobWishBlock("older", t - timedelta(seconds=1))
+        )
+        assert uow.reports.add_block(report_id, CPR, JobWishBlock("same time, later", t))
         assert uow.reports.add_block(
-            report_id, CPR, Contact("A", "a@example.dk", None, t - timedelta(days=9))
+            report_id, CPR, ContactBlock("A", "a@example.dk", None, t - timedelta(days=9))
         )
         uow.commit()
     with store.unit_of_work() as uow:
         view = uow.persons.view(CPR)
     assert view is not None
     current = {kind.value: stored.block for kind, stored in view.current.items()}
-    assert current["job"] == JobWish("same time, later", t)
-    assert current["kontakt"] == Contact("A", "a@example.dk", None, t - timedelta(days=9))
+    assert current["job"] == JobWishBlock("same time, later", t)
+    assert current["kontakt"] == ContactBlock("A", "a@example.dk", None, t - timedelta(days=9))
     assert "uddannelse" not in current
     assert view.history_count == 4
     assert view.report_count == 1

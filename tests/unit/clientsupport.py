@@ -32,7 +32,7 @@ from udb.api.endpoint import Endpoint, Security
 from udb.client import Contact, EducationWish, JobWish, Report, RetryPolicy, UdbClient
 from udb.domain.clock import DANISH_TZ, utc_now
 from udb.domain.model import ErrorCode, Outcome
-from udb.service.reports import Policy
+from udb.service.reports import ReportPolicy
 from udb.soap import faults, messages
 from udb.soap.version import SoapVersion
 from udb.storage import Store
@@ -143,7 +143,7 @@ def fault_reply(
 ) -> httpx.Response:
     body = faults.build(version, spec, correlation_id=CORRELATION, now=utc_now(), details=details)
     return httpx.Response(
-        spec.http_status_for(version),
+        faults.http_status(spec, version),
         content=body,
         headers={"content-type": version.content_type, "x-correlation-id": CORRELATION},
     )
@@ -212,7 +212,7 @@ class ServiceTransport(httpx.MockTransport):
         ids = (f"00000000-0000-4000-8000-{n:012d}" for n in itertools.count(1))
         self.endpoint = Endpoint(
             _Failing(self.store, fail),  # type: ignore[arg-type]
-            Policy(),
+            ReportPolicy(),
             security=Security(required=required),
             new_id=lambda: next(ids),
         )

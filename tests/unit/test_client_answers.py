@@ -116,7 +116,7 @@ def test_faults_raise_typed_exceptions(
     assert fault.details == "line 18, column 11: element KontaktNavn: too long"
     assert fault.reason == spec.reason
     assert fault.error_message == spec.error_message
-    assert fault.http_status == spec.http_status_for(version)
+    assert fault.http_status == faults.http_status(spec, version)
     assert (fault.system_transaction_id, fault.attempts) == ("tx-f", 1)
     assert isinstance(fault, SenderFault) is (spec.code is faults.FaultCode.SENDER)
     assert fault.retryable is (spec.code is faults.FaultCode.RECEIVER)

@@ -31,7 +31,7 @@ def render(report: Report) -> bytes:
     return report_envelope(report, system_name=SYSTEM, transaction_id=STID)
 
 
-def served(body: bytes) -> model.Report:
+def served(body: bytes) -> model.ReportContent:
     """What the service reads from ``body``: schema validation, then the values.
 
     Raises :class:`InvalidRequest` (IPL000002) where the service would.
@@ -41,25 +41,25 @@ def served(body: bytes) -> model.Report:
     return messages.read_report(request.payload, body)
 
 
-def expected(report: Report) -> model.Report:
+def expected(report: Report) -> model.ReportContent:
     """The domain report the service should read for ``report``."""
     c, j, e = report.contact, report.job, report.education
-    return model.Report(
+    return model.ReportContent(
         modtager_system_id=SYSTEM,
         cpr=report.cpr,
         institution_number=report.institution,
         kontakt=None
         if c is None
-        else model.Contact(
+        else model.ContactBlock(
             c.name,
             c.mail,
             None if c.phone is None else int(c.phone),
             c.registered_at.astimezone(UTC),
         ),
-        job=None if j is None else model.JobWish(j.text, j.registered_at.astimezone(UTC)),
+        job=None if j is None else model.JobWishBlock(j.text, j.registered_at.astimezone(UTC)),
         uddannelse=None
         if e is None
-        else model.EducationWish(e.text, e.registered_at.astimezone(UTC)),
+        else model.EducationWishBlock(e.text, e.registered_at.astimezone(UTC)),
     )
 
 
@@ -106,7 +106,7 @@ def test_absent_blocks_are_not_written() -> None:
     assert served(body) == expected(Report(CPR, AARHUS_KUI, job=JobWish("Kok", AT)))
     body = render(Report(CPR, AARHUS_KUI, contact=Contact("A", "a@b.dk", AT)))
     assert b"KontaktTelefon" not in body
-    assert served(body).kontakt == model.Contact("A", "a@b.dk", None, AT.astimezone(UTC))
+    assert served(body).kontakt == model.ContactBlock("A", "a@b.dk", None, AT.astimezone(UTC))
 
 
 # Agreement with the schema -------------------------------------------------------------

@@ -36,7 +36,7 @@ from udb.client import (
 )
 from udb.client._retry import Schedule
 from udb.soap import faults
-from udb.wssecurity import Policy
+from udb.wssecurity import SecurityPolicy
 
 SYSTEM = "Vejledningssystem-Aarhus"
 BAD_GATEWAY = httpx.Response(502, text="<html>Bad gateway</html>")
@@ -66,7 +66,7 @@ def test_retried_with_the_same_transaction_id_and_a_fresh_signature(failure: obj
     assert len(set(signatures)) == 3  # signed afresh: the service refuses a replayed signature
     for request in script.requests:  # and each one verifies, with its own fresh Timestamp
         verified = wssecurity.verify(
-            safexml.parse(request.content), policy=Policy(), now=datetime.now(UTC)
+            safexml.parse(request.content), policy=SecurityPolicy(), now=datetime.now(UTC)
         )
         assert verified.created <= datetime.now(UTC)
 

@@ -187,7 +187,7 @@ def test_requests_are_signed_as_the_platform_expects(digest: str, method: str) -
         c.send(sample_report())
     (request,) = script.requests
     root = safexml.parse(request.content)
-    verified = wssecurity.verify(root, policy=wssecurity.Policy(), now=utc_now())
+    verified = wssecurity.verify(root, policy=wssecurity.SecurityPolicy(), now=utc_now())
     assert verified.payload.tag == ns.qname(ns.IPL, "IndberetningKontaktJobOgUddOenskerRequest")
     assert verified.uses_sha1 is (digest == "sha1")
     assert f"#{method}".encode() in request.content

@@ -11,15 +11,15 @@ import pytest
 
 from tests.support import SHARED
 from udb.domain.cpr import birth_date
-from udb.register.cpr_extract import (
+from udb.formats.cpr_extract import (
     CprPerson,
     ExtractHeader,
+    ExtractProblem,
     ExtractReader,
     Position,
-    Problem,
     check,
 )
-from udb.register.cpr_synthetic import SyntheticPerson, synthetic_cprs, write_extract
+from udb.synthetic import SyntheticPerson, synthetic_cprs, write_extract
 
 SAMPLES = SHARED / "data" / "cpr"
 LINES = SAMPLES / "fake-status-extract-80-persons.txt"
@@ -235,9 +235,9 @@ def test_check_reports_progress_up_to_the_size(tmp_path: Path) -> None:
 def test_position_and_problem_read_as_text() -> None:
     assert str(Position(12, 4000)) == "line 12"
     assert str(Position(None, 4711)) == "byte 4711"
-    problem = Problem(Position(12, 4000), "001", "status", "unknown status code 42")
+    problem = ExtractProblem(Position(12, 4000), "001", "status", "unknown status code 42")
     assert str(problem) == "line 12, record 001, field status: unknown status code 42"
-    assert str(Problem(Position(None, 7), "", None, "unknown record type '555'")) == (
+    assert str(ExtractProblem(Position(None, 7), "", None, "unknown record type '555'")) == (
         "byte 7: unknown record type '555'"
     )
 

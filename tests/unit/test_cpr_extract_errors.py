@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from udb.register.cpr_extract import ExtractReader, Position, Problem
-from udb.register.cpr_synthetic import SyntheticPerson, synthetic_cprs, write_extract
+from udb.formats.cpr_extract import ExtractProblem, ExtractReader, Position
+from udb.synthetic import SyntheticPerson, synthetic_cprs, write_extract
 
 CPRS = list(synthetic_cprs(5))
 PERSONS = [SyntheticPerson(c) for c in CPRS]
@@ -43,7 +43,7 @@ def _put(line: str, pos: int, text: str) -> str:
     return line[: pos - 1] + text + line[pos - 1 + len(text) :]
 
 
-def _no_full_cpr(problems: list[Problem]) -> None:
+def _no_full_cpr(problems: list[ExtractProblem]) -> None:
     for problem in problems:
         assert not re.search(r"\d{10}", str(problem)), str(problem)
 

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from udb.domain.cpr import birth_date
-from udb.register.cpr_records import RECORD_LENGTHS
-from udb.register.cpr_synthetic import SyntheticPerson, synthetic_cprs, write_extract
+from udb.formats.cpr_records import RECORD_LENGTHS
+from udb.synthetic import SyntheticPerson, synthetic_cprs, write_extract
 
 PRODUCED = date(2026, 1, 5)
 

@@ -24,7 +24,7 @@ from tests.unit.xmlsamples import (
 from udb import ns, safexml
 from udb.api.endpoint import Endpoint, Reply, Security
 from udb.domain.model import Institution, Municipality, Person, PersonStatus
-from udb.service.reports import Policy
+from udb.service.reports import ReportPolicy
 from udb.storage import Store, open_store
 from udb.storage.sqlite import SqliteStore
 
@@ -63,7 +63,7 @@ def endpoint(store: Store) -> Endpoint:
     ids = _ids()
     return Endpoint(
         store,
-        Policy(),
+        ReportPolicy(),
         security=Security(required=False),  # unsigned requests: see test_secure_by_default
         clock=lambda: CLOCK,
         new_id=lambda: next(ids),
@@ -297,7 +297,7 @@ def test_too_large(endpoint: Endpoint) -> None:
 def test_secure_by_default_an_unsigned_request_is_ipl000003(tmp_path) -> None:  # type: ignore[no-untyped-def]
     store = open_store("sqlite:///" + str(tmp_path / "secure.sqlite3"))
     store.migrate()
-    reply = Endpoint(store, Policy(), clock=lambda: CLOCK).post(
+    reply = Endpoint(store, ReportPolicy(), clock=lambda: CLOCK).post(
         request(), SOAP12_CT, received_at=RECEIVED
     )
     store.close()

@@ -22,7 +22,7 @@ from tests.unit.xmlsamples import (
     request_text,
 )
 from udb import ns, safexml
-from udb.domain.model import ErrorCode, Outcome, Report
+from udb.domain.model import ErrorCode, Outcome, ReportContent
 from udb.soap import envelope, messages
 from udb.soap.faults import InvalidRequest
 from udb.soap.version import SoapVersion
@@ -42,7 +42,7 @@ def assert_valid(element: etree._Element) -> None:
     assert schema.validate(element), schema.error_log
 
 
-def report(**edit: object) -> Report:
+def report(**edit: object) -> ReportContent:
     read = envelope.read(request(**edit), SoapVersion.SOAP12)  # type: ignore[arg-type]
     return messages.read_report(read.payload, read.source)
 

@@ -11,14 +11,14 @@ import pytest
 from udb.domain.clock import to_instant
 from udb.domain.model import (
     BlockKind,
-    Contact,
-    EducationWish,
+    ContactBlock,
+    EducationWishBlock,
     ErrorCode,
     ErrorKind,
-    JobWish,
+    JobWishBlock,
     Outcome,
     PersonStatus,
-    Report,
+    ReportContent,
 )
 
 # interface.md section 4, copied verbatim from the spec
@@ -70,14 +70,14 @@ def test_only_active_persons_live_in_denmark(status: PersonStatus) -> None:
 T = datetime(2026, 11, 20, 8, 15, tzinfo=UTC)
 
 
-def report(at: datetime = T) -> Report:
-    return Report(
+def report(at: datetime = T) -> ReportContent:
+    return ReportContent(
         modtager_system_id="Vejledningssystem-Aarhus",
         cpr="1503084232",
         institution_number=751001,
-        kontakt=Contact("Anna Vejleder", "anna@aarhus.dk", 12345678, at),
-        job=JobWish("Tømrer", at),
-        uddannelse=EducationWish("EUX Byggeri", at),
+        kontakt=ContactBlock("Anna Vejleder", "anna@aarhus.dk", 12345678, at),
+        job=JobWishBlock("Tømrer", at),
+        uddannelse=EducationWishBlock("EUX Byggeri", at),
     )
 
 
@@ -106,7 +106,7 @@ def test_same_instant_in_other_offsets_has_equal_fingerprint(written: datetime) 
     assert report(to_instant(written)).fingerprint() == report(T).fingerprint()
 
 
-Change = Callable[[Report], Report]
+Change = Callable[[ReportContent], ReportContent]
 LATER = T + timedelta(microseconds=1)
 CHANGES: dict[str, Change] = {
     "modtager": lambda r: replace(r, modtager_system_id="Vejledningssystem-Odense"),
@@ -127,7 +127,7 @@ CHANGES: dict[str, Change] = {
     "job-absent": lambda r: replace(r, job=None),
     "uddannelse-absent": lambda r: replace(r, uddannelse=None),
     "job-and-uddannelse-swapped": lambda r: replace(
-        r, job=JobWish(r.uddannelse.tekst, T), uddannelse=EducationWish(r.job.tekst, T)
+        r, job=JobWishBlock(r.uddannelse.tekst, T), uddannelse=EducationWishBlock(r.job.tekst, T)
     ),
 }
 
@@ -142,6 +142,6 @@ def test_any_difference_changes_the_fingerprint(change: Change) -> None:
 
 def test_wish_moved_to_the_other_block_changes_the_fingerprint() -> None:
     bare = replace(report(), kontakt=None, job=None, uddannelse=None)
-    as_job = replace(bare, job=JobWish("Tømrer", T))
-    as_education = replace(bare, uddannelse=EducationWish("Tømrer", T))
+    as_job = replace(bare, job=JobWishBlock("Tømrer", T))
+    as_education = replace(bare, uddannelse=EducationWishBlock("Tømrer", T))
     assert as_job.fingerprint() != as_education.fingerprint()

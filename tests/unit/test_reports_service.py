@@ -12,20 +12,20 @@ import pytest
 from tests.unit.fakes import FakeStore
 from udb.domain.model import (
     BlockKind,
-    Contact,
-    EducationWish,
+    ContactBlock,
+    EducationWishBlock,
     ErrorCode,
     Institution,
-    JobWish,
+    JobWishBlock,
     Municipality,
     Outcome,
     Person,
     PersonStatus,
-    Report,
+    ReportContent,
     Submission,
 )
 from udb.service.errors import AccessDenied, TransactionIdReused
-from udb.service.reports import Policy, submit
+from udb.service.reports import ReportPolicy, submit
 from udb.storage.base import PersonView
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
@@ -34,7 +34,7 @@ OTHER_SYSTEM = "Vejledningssystem-Odense"
 KUI_AARHUS = 751001
 CPR = "1503084232"
 PERSON = Person(CPR, date(2008, 3, 15), PersonStatus.ACTIVE, 751)
-POLICY = Policy()
+POLICY = ReportPolicy()
 _correlation = itertools.count(1)
 
 
@@ -60,21 +60,21 @@ def at(minutes: int) -> datetime:
     return NOW - timedelta(minutes=minutes)
 
 
-def kontakt(t: datetime, navn: str = "Anna Vejleder") -> Contact:
-    return Contact(navn, "anna@aarhus.dk", 12345678, t)
+def kontakt(t: datetime, navn: str = "Anna Vejleder") -> ContactBlock:
+    return ContactBlock(navn, "anna@aarhus.dk", 12345678, t)
 
 
 def submission(
     txid: str = "tx-1",
     *,
-    kontakt: Contact | None = None,
-    job: JobWish | None = None,
-    uddannelse: EducationWish | None = None,
+    kontakt: ContactBlock | None = None,
+    job: JobWishBlock | None = None,
+    uddannelse: EducationWishBlock | None = None,
     system: str = SYSTEM,
     modtager: str | None = None,
     cpr: str = CPR,
 ) -> Submission:
-    report = Report(modtager or system, cpr, KUI_AARHUS, kontakt, job, uddannelse)
+    report = ReportContent(modtager or system, cpr, KUI_AARHUS, kontakt, job, uddannelse)
     correlation = f"00000000-0000-4000-8000-{next(_correlation):012d}"
     return Submission(system, txid, report, NOW, correlation)
 
@@ -83,8 +83,8 @@ def full(txid: str = "tx-1") -> Submission:
     return submission(
         txid,
         kontakt=kontakt(at(30)),
-        job=JobWish("Tømrer", at(20)),
-        uddannelse=EducationWish("EUX Byggeri", at(10)),
+        job=JobWishBlock("Tømrer", at(20)),
+        uddannelse=EducationWishBlock("EUX Byggeri", at(10)),
     )
 
 
@@ -114,7 +114,7 @@ def test_accepted_report_goes_to_history_and_becomes_current(store: FakeStore) -
 
 
 def test_rejected_report_is_logged_with_its_code_and_writes_no_blocks(store: FakeStore) -> None:
-    sub = submission(job=JobWish("Tømrer", NOW + timedelta(seconds=1)))
+    sub = submission(job=JobWishBlock("Tømrer", NOW + timedelta(seconds=1)))
     assert submit(sub, store, POLICY) == Outcome.rejected(ErrorCode.FUTURE_REGISTRATION)
     seen = view(store)
     assert (seen.history_count, seen.report_count, seen.current) == (0, 1, {})
@@ -123,7 +123,7 @@ def test_rejected_report_is_logged_with_its_code_and_writes_no_blocks(store: Fak
 
 
 def test_unknown_person_is_rejected_and_logged(store: FakeStore) -> None:
-    sub = submission(cpr="1503084233", job=JobWish("Tømrer", at(5)))
+    sub = submission(cpr="1503084233", job=JobWishBlock("Tømrer", at(5)))
     assert submit(sub, store, POLICY) == Outcome.rejected(ErrorCode.UNKNOWN_PERSON)
     (record,) = store.committed.reports.values()
     assert (record.cpr, record.outcome) == ("1503084233", ErrorCode.UNKNOWN_PERSON)
@@ -135,7 +135,7 @@ def test_unknown_person_is_rejected_and_logged(store: FakeStore) -> None:
     [
         pytest.param(full, Outcome.accepted(), id="accepted"),
         pytest.param(
-            lambda txid: submission(txid, job=JobWish("Tømrer", NOW + timedelta(hours=1))),
+            lambda txid: submission(txid, job=JobWishBlock("Tømrer", NOW + timedelta(hours=1))),
             Outcome.rejected(ErrorCode.FUTURE_REGISTRATION),
             id="rejected",
         ),
@@ -169,7 +169,7 @@ def test_retry_after_the_register_changed_gets_the_original_answer(store: FakeSt
 def test_same_key_with_other_content_is_refused(store: FakeStore) -> None:
     assert submit(full(), store, POLICY).ok
     before = store.committed.copy()
-    other = submission("tx-1", job=JobWish("Murer", at(5)))
+    other = submission("tx-1", job=JobWishBlock("Murer", at(5)))
     with pytest.raises(TransactionIdReused):
         submit(other, store, POLICY)
     assert store.committed == before
@@ -177,7 +177,7 @@ def test_same_key_with_other_content_is_refused(store: FakeStore) -> None:
 
 def test_same_transaction_id_from_another_system_is_another_key(store: FakeStore) -> None:
     assert submit(full(), store, POLICY).ok
-    other = submission("tx-1", system=OTHER_SYSTEM, job=JobWish("Murer", at(5)))
+    other = submission("tx-1", system=OTHER_SYSTEM, job=JobWishBlock("Murer", at(5)))
     assert submit(other, store, POLICY) == Outcome.rejected(ErrorCode.NOT_AUTHORISED)
     assert len(store.committed.reports) == 2
 
@@ -198,8 +198,8 @@ def test_access_denied(store: FakeStore, sub: Submission) -> None:
 
 
 def test_older_block_is_accepted_kept_in_history_but_not_current(store: FakeStore) -> None:
-    newer = submission("tx-1", job=JobWish("Tømrer", at(10)))
-    older = submission("tx-2", job=JobWish("Murer", at(20)))
+    newer = submission("tx-1", job=JobWishBlock("Tømrer", at(10)))
+    older = submission("tx-2", job=JobWishBlock("Murer", at(20)))
     assert submit(newer, store, POLICY).ok
     assert submit(older, store, POLICY) == Outcome.accepted()
     seen = view(store)
@@ -209,8 +209,8 @@ def test_older_block_is_accepted_kept_in_history_but_not_current(store: FakeStor
 
 
 def test_equal_registration_time_later_arrival_wins(store: FakeStore) -> None:
-    first = submission("tx-1", job=JobWish("Tømrer", at(10)))
-    second = submission("tx-2", job=JobWish("Murer", at(10)))
+    first = submission("tx-1", job=JobWishBlock("Tømrer", at(10)))
+    second = submission("tx-2", job=JobWishBlock("Murer", at(10)))
     assert submit(first, store, POLICY).ok
     assert submit(second, store, POLICY).ok
     current = view(store).current[BlockKind.JOB]
@@ -218,8 +218,10 @@ def test_equal_registration_time_later_arrival_wins(store: FakeStore) -> None:
 
 
 def test_blocks_are_independent(store: FakeStore) -> None:
-    first = submission("tx-1", kontakt=kontakt(at(10)), job=JobWish("Tømrer", at(10)))
-    second = submission("tx-2", kontakt=kontakt(at(20), "Bo Vejleder"), job=JobWish("Murer", at(5)))
+    first = submission("tx-1", kontakt=kontakt(at(10)), job=JobWishBlock("Tømrer", at(10)))
+    second = submission(
+        "tx-2", kontakt=kontakt(at(20), "Bo Vejleder"), job=JobWishBlock("Murer", at(5))
+    )
     assert submit(first, store, POLICY).ok
     assert submit(second, store, POLICY).ok
     seen = view(store)
@@ -230,11 +232,11 @@ def test_blocks_are_independent(store: FakeStore) -> None:
 
 
 def test_policy_tolerance_is_applied(store: FakeStore) -> None:
-    job = JobWish("Tømrer", NOW + timedelta(seconds=30))
+    job = JobWishBlock("Tømrer", NOW + timedelta(seconds=30))
     assert submit(submission("tx-1", job=job), store, POLICY) == Outcome.rejected(
         ErrorCode.FUTURE_REGISTRATION
     )
-    lenient = Policy(future_tolerance=timedelta(seconds=60))
+    lenient = ReportPolicy(future_tolerance=timedelta(seconds=60))
     assert submit(submission("tx-2", job=job), store, lenient) == Outcome.accepted()
 
 
@@ -278,7 +280,7 @@ def test_storage_failure_on_a_retry_answers_101(store: FakeStore) -> None:
 def test_race_on_the_idempotency_key(store: FakeStore, same_content: bool) -> None:
     """Another instance logs the same key between this one's find() and log()."""
     sub = full()
-    rival = sub if same_content else submission("tx-1", job=JobWish("Murer", at(5)))
+    rival = sub if same_content else submission("tx-1", job=JobWishBlock("Murer", at(5)))
     rival = replace(rival, correlation_id="00000000-0000-4000-8000-888888888888")
     store.before("reports.log", lambda: submit(rival, store, POLICY))
     if same_content:

@@ -10,14 +10,14 @@ import pytest
 from udb.domain import rules
 from udb.domain.model import (
     ClientSystem,
-    Contact,
-    EducationWish,
+    ContactBlock,
+    EducationWishBlock,
     ErrorCode,
     Institution,
-    JobWish,
+    JobWishBlock,
     Person,
     PersonStatus,
-    Report,
+    ReportContent,
 )
 from udb.domain.rules import Facts, anniversary, check_report, has_turned
 
@@ -50,15 +50,15 @@ def facts(
 ) -> Facts:
     number = cpr or cpr_for(born)
     at = received_at if registered is None else registered
-    report = Report(
+    report = ReportContent(
         modtager_system_id=system.name,
         cpr=number,
         institution_number=KUI_AARHUS.number if institution is None else institution.number,
-        kontakt=Contact("Anna Vejleder", "anna@aarhus.dk", 12345678, at)
+        kontakt=ContactBlock("Anna Vejleder", "anna@aarhus.dk", 12345678, at)
         if "kontakt" in blocks
         else None,
-        job=JobWish("Tømrer", at) if "job" in blocks else None,
-        uddannelse=EducationWish("EUX", at) if "uddannelse" in blocks else None,
+        job=JobWishBlock("Tømrer", at) if "job" in blocks else None,
+        uddannelse=EducationWishBlock("EUX", at) if "uddannelse" in blocks else None,
     )
     person = Person(number, born, status, municipality) if known else None
     return Facts(report, person, institution, system, received_at, tolerance)

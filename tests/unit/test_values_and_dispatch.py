@@ -72,7 +72,7 @@ def test_must_understand_is_an_xs_boolean(value: str) -> None:
 def test_other_contract_elements_are_not_operations(body: str) -> None:
     from tests.unit.xmlsamples import IPL_NS, UDB_NS
     from udb.api.endpoint import Endpoint, Security
-    from udb.service.reports import Policy
+    from udb.service.reports import ReportPolicy
 
     class NoStore:  # the answer comes before any storage is touched
         pass
@@ -82,7 +82,7 @@ def test_other_contract_elements_are_not_operations(body: str) -> None:
         + body.format(ipl=IPL_NS, udb=UDB_NS)
         + "</s:Body></s:Envelope>"
     )
-    reply = Endpoint(NoStore(), Policy(), security=Security(required=False)).post(  # type: ignore[arg-type]
+    reply = Endpoint(NoStore(), ReportPolicy(), security=Security(required=False)).post(  # type: ignore[arg-type]
         text.encode(),
         "application/soap+xml",
         received_at=None,  # type: ignore[arg-type]

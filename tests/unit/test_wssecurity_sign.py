@@ -15,7 +15,7 @@ from tests.unit import wssamples
 from tests.unit.wssamples import NOW, SIGNED_REQUEST_XML, client, part, q, security, signed
 from tests.unit.xmlsamples import request, request_text
 from udb import ns, safexml
-from udb.wssecurity import Policy, load_trust_anchors, sign, verify
+from udb.wssecurity import SecurityPolicy, load_trust_anchors, sign, verify
 
 C = xmlsec.constants
 
@@ -24,7 +24,7 @@ C = xmlsec.constants
 @pytest.mark.parametrize("digest", ["sha1", "sha256"])
 def test_round_trip(soap11: bool, digest: str) -> None:
     root = safexml.parse(signed(digest=digest, soap11=soap11))
-    result = verify(root, policy=Policy(), now=NOW)
+    result = verify(root, policy=SecurityPolicy(), now=NOW)
     env = ns.SOAP11_ENV if soap11 else ns.SOAP12_ENV
     assert result.body is root.find(q(env, "Body"))
     assert result.payload is result.body[0]
@@ -39,7 +39,7 @@ def test_round_trip(soap11: bool, digest: str) -> None:
 
 
 def test_verified_message_is_frozen() -> None:
-    result = verify(safexml.parse(signed()), policy=Policy(), now=NOW)
+    result = verify(safexml.parse(signed()), policy=SecurityPolicy(), now=NOW)
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.uses_sha1 = True  # type: ignore[misc]
 
@@ -88,21 +88,24 @@ def test_default_created_is_now() -> None:
         "Today", client().key, not_before=now - day, not_after=now + day
     )
     data = sign(request(), key_pem=identity.key_pem, cert_pem=identity.cert_pem)
-    assert verify(safexml.parse(data), policy=Policy(), now=now).certificate == identity.certificate
+    assert (
+        verify(safexml.parse(data), policy=SecurityPolicy(), now=now).certificate
+        == identity.certificate
+    )
 
 
 def test_a_header_is_created_when_absent() -> None:
     data = signed(envelope=request_text().replace("<s:Header/>", "").encode())
     root = safexml.parse(data)
     assert root[0].tag == q(ns.SOAP12_ENV, "Header")
-    assert verify(root, policy=Policy(), now=NOW).body is root[1]
+    assert verify(root, policy=SecurityPolicy(), now=NOW).body is root[1]
 
 
 def test_other_header_blocks_are_kept() -> None:
     header = "<s:Header><x:Other xmlns:x='urn:example'>1</x:Other></s:Header>"
     root = safexml.parse(signed(envelope=request(header=header)))
     assert [etree.QName(block).localname for block in root[0]] == ["Other", "Security"]
-    verify(root, policy=Policy(), now=NOW)
+    verify(root, policy=SecurityPolicy(), now=NOW)
 
 
 def test_a_u_prefix_in_use_is_not_redeclared() -> None:
@@ -110,7 +113,7 @@ def test_a_u_prefix_in_use_is_not_redeclared() -> None:
     root = safexml.parse(signed(envelope=text.encode()))
     assert root.nsmap["u"] == "urn:other"
     assert part(root, "Timestamp").prefix == "u1"
-    verify(root, policy=Policy(), now=NOW)
+    verify(root, policy=SecurityPolicy(), now=NOW)
 
 
 @pytest.mark.parametrize(
@@ -150,7 +153,7 @@ def test_namespace_constants_match_xmlsec() -> None:
 
 
 def test_policy_defaults_and_checks() -> None:
-    policy = Policy()
+    policy = SecurityPolicy()
     assert policy.allow_sha1 is True
     assert policy.clock_skew == timedelta(minutes=5)
     assert policy.max_lifetime == timedelta(hours=1)
@@ -158,11 +161,11 @@ def test_policy_defaults_and_checks() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         policy.allow_sha1 = False  # type: ignore[misc]
     with pytest.raises(ValueError, match="clock_skew"):
-        Policy(clock_skew=timedelta(seconds=-1))
+        SecurityPolicy(clock_skew=timedelta(seconds=-1))
     with pytest.raises(ValueError, match="max_lifetime"):
-        Policy(max_lifetime=timedelta(0))
+        SecurityPolicy(max_lifetime=timedelta(0))
     with pytest.raises(TypeError, match="tuple"):
-        Policy(trust_anchors=[wssamples.ca().certificate])  # type: ignore[arg-type]
+        SecurityPolicy(trust_anchors=[wssamples.ca().certificate])  # type: ignore[arg-type]
 
 
 def test_load_trust_anchors() -> None:

@@ -15,7 +15,7 @@ from lxml import etree
 from tests.unit import wssamples as ws
 from tests.unit.wssamples import EXAMPLE_CREATED, NOW, mutated, part, q, reason, resigned, signed
 from udb import ns, safexml
-from udb.wssecurity import Policy, SecurityError, verify
+from udb.wssecurity import SecurityError, SecurityPolicy, verify
 
 C = xmlsec.constants
 EXAMPLE = ws.SIGNED_REQUEST_XML.encode()
@@ -24,7 +24,7 @@ MINUTE = timedelta(minutes=1)
 
 def test_the_platform_example_verifies_at_its_created_time() -> None:
     root = safexml.parse(EXAMPLE)
-    result = verify(root, policy=Policy(), now=EXAMPLE_CREATED)
+    result = verify(root, policy=SecurityPolicy(), now=EXAMPLE_CREATED)
     assert result.body is root[1]
     assert result.payload is root[1][0]
     assert (result.created, result.expires) == (EXAMPLE_CREATED, EXAMPLE_CREATED + 5 * MINUTE)
@@ -40,7 +40,7 @@ def test_the_platform_example_is_expired_now() -> None:
 
 
 def test_the_platform_example_is_refused_without_sha1() -> None:
-    refused = reason(EXAMPLE, policy=Policy(allow_sha1=False), now=EXAMPLE_CREATED)
+    refused = reason(EXAMPLE, policy=SecurityPolicy(allow_sha1=False), now=EXAMPLE_CREATED)
     assert refused == "the signature method uses SHA-1, which the policy does not allow"
 
 
@@ -88,7 +88,7 @@ def test_the_signature_value_has_one_spelling() -> None:
 
 
 def test_sha1_follows_the_policy() -> None:
-    strict = Policy(allow_sha1=False)
+    strict = SecurityPolicy(allow_sha1=False)
     assert verify(safexml.parse(signed()), policy=strict, now=NOW).uses_sha1 is False
     assert reason(signed(digest="sha1"), policy=strict) == (
         "the signature method uses SHA-1, which the policy does not allow"
@@ -99,7 +99,7 @@ def test_sha1_follows_the_policy() -> None:
             method.set("Algorithm", C.TransformSha1.href)
 
     data = resigned(signed(), sha1_digests)
-    assert verify(safexml.parse(data), policy=Policy(), now=NOW).uses_sha1 is True
+    assert verify(safexml.parse(data), policy=SecurityPolicy(), now=NOW).uses_sha1 is True
     assert reason(data, policy=strict) == (
         "the digest method uses SHA-1, which the policy does not allow"
     )
@@ -119,20 +119,20 @@ def test_sha1_follows_the_policy() -> None:
 def test_timestamp_window(lifetime: timedelta, now: datetime, expected: str | None) -> None:
     data = signed(lifetime=lifetime)
     if expected is None:
-        verify(safexml.parse(data), policy=Policy(), now=now)
+        verify(safexml.parse(data), policy=SecurityPolicy(), now=now)
     else:
         assert expected in reason(data, now=now)
 
 
 def test_skew_and_lifetime_come_from_the_policy() -> None:
-    policy = Policy(clock_skew=timedelta(0), max_lifetime=timedelta(hours=3))
+    policy = SecurityPolicy(clock_skew=timedelta(0), max_lifetime=timedelta(hours=3))
     verify(safexml.parse(signed(lifetime=timedelta(hours=2))), policy=policy, now=NOW)
     assert reason(signed(), policy=policy, now=NOW + 5 * MINUTE) == "the Timestamp has expired"
 
 
 def test_a_timestamp_with_an_offset_is_read_as_utc() -> None:
     data = resigned(signed(), _set_text("Created", "2026-11-26T13:00:00+01:00"))
-    assert verify(safexml.parse(data), policy=Policy(), now=NOW).created == NOW
+    assert verify(safexml.parse(data), policy=SecurityPolicy(), now=NOW).created == NOW
 
 
 @pytest.mark.parametrize(
@@ -192,7 +192,7 @@ def test_certificates(
     expected: str | None,
 ) -> None:
     data = signed(identity=identity())
-    policy = Policy(trust_anchors=tuple(anchor().certificate for anchor in anchors))
+    policy = SecurityPolicy(trust_anchors=tuple(anchor().certificate for anchor in anchors))
     if expected is None:
         assert verify(safexml.parse(data), policy=policy, now=NOW).certificate == (
             identity().certificate
@@ -293,11 +293,11 @@ def test_only_a_root_envelope_is_verified() -> None:
     root = safexml.parse(signed())
     for element in (root[1], root[1][0]):
         with pytest.raises(SecurityError, match="not a SOAP envelope"):
-            verify(element, policy=Policy(), now=NOW)
+            verify(element, policy=SecurityPolicy(), now=NOW)
 
 
 def test_now_must_be_aware() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        verify(safexml.parse(signed()), policy=Policy(), now=NOW.replace(tzinfo=None))
+        verify(safexml.parse(signed()), policy=SecurityPolicy(), now=NOW.replace(tzinfo=None))
     copenhagen = NOW.astimezone(timezone(timedelta(hours=1)))
-    assert verify(safexml.parse(signed()), policy=Policy(), now=copenhagen).created == NOW
+    assert verify(safexml.parse(signed()), policy=SecurityPolicy(), now=copenhagen).created == NOW

@@ -6,7 +6,7 @@ session; all dates are relative to the fixed instant :data:`NOW`, never to
 the clock::
 
     data = signed(digest="sha1", identity=client())
-    verify(safexml.parse(data), policy=Policy(), now=NOW)
+    verify(safexml.parse(data), policy=SecurityPolicy(), now=NOW)
 
 ``SIGNED_REQUEST_XML`` is a copy of ``/work/shared/spec/examples/signed-request.xml``
 (signed by a live-platform style client; its Timestamp starts at
@@ -29,7 +29,7 @@ from lxml import etree
 
 from tests.unit.xmlsamples import request
 from udb import ns, safexml
-from udb.wssecurity import Policy, SecurityError, sign, verify
+from udb.wssecurity import SecurityError, SecurityPolicy, sign, verify
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 EXAMPLE_CREATED = datetime(2026, 11, 26, 18, 57, 39, 928000, tzinfo=UTC)
@@ -218,10 +218,10 @@ def resigned(
     return etree.tostring(root)
 
 
-def reason(data: bytes, *, policy: Policy | None = None, now: datetime = NOW) -> str:
+def reason(data: bytes, *, policy: SecurityPolicy | None = None, now: datetime = NOW) -> str:
     """The reason :func:`verify` refuses ``data`` (fails the test if it is accepted)."""
     try:
-        verify(safexml.parse(data), policy=policy or Policy(), now=now)
+        verify(safexml.parse(data), policy=policy or SecurityPolicy(), now=now)
     except SecurityError as exc:
         return exc.reason
     raise AssertionError("the message was accepted")

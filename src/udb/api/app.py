@@ -29,7 +29,7 @@ from udb.api.endpoint import Endpoint, Reply, Security
 from udb.config import Settings
 from udb.contract import ENDPOINT_PATH
 from udb.domain.clock import utc_now
-from udb.service.reports import Policy
+from udb.service.reports import ReportPolicy
 from udb.storage import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class UdbApp:
         store = self._store or open_store(self.settings.database_url)
         self._store = store
         self._endpoint = Endpoint(
-            store, Policy(future_tolerance=self.settings.future_tolerance), security=security
+            store, ReportPolicy(future_tolerance=self.settings.future_tolerance), security=security
         )
         self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="udb")
 
@@ -245,7 +245,7 @@ def security_from(settings: Settings) -> Security:
         except OSError as exc:
             raise ValueError(f"cannot read the trust anchors: {exc.strerror}") from None
         anchors = wssecurity.load_trust_anchors(pem)
-    policy = wssecurity.Policy(
+    policy = wssecurity.SecurityPolicy(
         allow_sha1=settings.allow_sha1, clock_skew=settings.clock_skew, trust_anchors=anchors
     )
     return Security(policy=policy, required=not settings.insecure_dev_mode)

@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 class Security:
     """How requests are authenticated."""
 
-    policy: wssecurity.Policy = field(default_factory=wssecurity.Policy)
+    policy: wssecurity.SecurityPolicy = field(default_factory=wssecurity.SecurityPolicy)
     #: False only in insecure development mode: unsigned requests are accepted
     required: bool = True
 
@@ -59,7 +59,7 @@ class Endpoint:
     def __init__(
         self,
         store: Store,
-        policy: reports.Policy,
+        policy: reports.ReportPolicy,
         *,
         security: Security | None = None,
         clock: Callable[[], datetime] = utc_now,
@@ -207,7 +207,7 @@ class Endpoint:
             details=faults.details_for(exc),
         )
         return Reply(
-            spec.http_status_for(version),
+            faults.http_status(spec, version),
             version.content_type,
             body,
             correlation_id,

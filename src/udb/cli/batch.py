@@ -55,7 +55,7 @@ from rich.table import Table
 from rich.text import Text
 
 from udb.cli.connection import Failure, Network, connection_options, resolve
-from udb.cli.reportrows import Format, InputError, Problem, format_of, read_rows
+from udb.cli.reportrows import Format, InputError, RowProblem, format_of, read_rows
 from udb.cli.results import Loaded, ResultRow, ResultsError, ResultsFile, row_of
 from udb.client import Report, UdbClient
 from udb.domain import cpr as cprnr
@@ -210,7 +210,7 @@ class _Batch:
             entry = entries.get(row.line)
             if entry is not None and row.report is not None and entry[1] != row.masked_cpr:
                 problems.append(
-                    Problem(
+                    RowProblem(
                         row.line,
                         "cpr",
                         f"is not the CPR number of line {row.line} in {self.results.path.name} "

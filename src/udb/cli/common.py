@@ -8,8 +8,8 @@ from typing import Any, TypeVar
 import click
 
 from udb.config import DEFAULT_DATABASE_URL
-from udb.register.csvfiles import RowError
-from udb.register.imports import ImportResult
+from udb.formats.csvfiles import RowError
+from udb.service.register import ImportResult
 from udb.storage import StorageError, Store, open_store
 from udb.storage.base import ApplyCounts
 

@@ -21,7 +21,7 @@ from rich.table import Table
 
 from udb.cli.common import database_option, open_migrated
 from udb.domain.clock import DANISH_TZ, utc_now
-from udb.register.cpr_import import CprImportResult, Outcome, import_extract
+from udb.service.cpr_import import CprImportResult, ImportOutcome, import_extract
 from udb.storage.base import CprImportRecord
 
 _SHOWN_PROBLEMS = 200
@@ -113,7 +113,7 @@ def cpr_import(file: Path, kind: str | None, force: bool, database_url: str) -> 
 def _report(result: CprImportResult, file: Path) -> None:
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
-    if result.outcome is Outcome.INVALID:
+    if result.outcome is ImportOutcome.INVALID:
         for problem in result.problems[:_SHOWN_PROBLEMS]:
             click.echo(f"  {problem}", err=True)
         more = result.problem_count - min(len(result.problems), _SHOWN_PROBLEMS)
@@ -122,11 +122,11 @@ def _report(result: CprImportResult, file: Path) -> None:
         raise click.ClickException(
             f"{result.problem_count} problem(s) in {file.name}; nothing was imported"
         )
-    if result.outcome is Outcome.ALREADY_APPLIED:
+    if result.outcome is ImportOutcome.ALREADY_APPLIED:
         when = "" if result.record is None else f" on {_local(result.record)}"
         click.echo(f"{file.name} was applied before{when}; nothing changed")
         return
-    if result.outcome is Outcome.REFUSED_OLDER:
+    if result.outcome is ImportOutcome.REFUSED_OLDER:
         produced = result.header.production_date if result.header else "?"
         raise click.ClickException(
             f"{file.name} was produced on {produced}, before the newest extract applied "

@@ -10,8 +10,8 @@ import click
 
 from udb.cli.common import database_option, open_migrated, report_import
 from udb.domain.clock import DANISH_TZ, utc_now
-from udb.domain.model import BlockKind, Contact
-from udb.register.imports import import_institutions, import_municipalities, import_persons
+from udb.domain.model import BlockKind, ContactBlock
+from udb.service.register import import_institutions, import_municipalities, import_persons
 from udb.storage.base import PersonView, StoredBlock
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
@@ -83,7 +83,7 @@ def _block_json(stored: StoredBlock | None) -> dict[str, object] | None:
         return None
     block = stored.block
     data: dict[str, object]
-    if isinstance(block, Contact):
+    if isinstance(block, ContactBlock):
         data = {"navn": block.navn, "mail": block.mail, "telefon": block.telefon}
     else:
         data = {"tekst": block.tekst}
@@ -154,7 +154,7 @@ def persons_show(cpr: str, as_json: bool, database_url: str) -> None:
             click.echo(f"{title + ':':19}(none)")
             continue
         block = stored.block
-        if isinstance(block, Contact):
+        if isinstance(block, ContactBlock):
             phone = "-" if block.telefon is None else str(block.telefon)
             value = f"{block.navn} <{block.mail}> tel. {phone}"
         else:

@@ -23,7 +23,7 @@ then needs all of them but the phone number::
   when it starts is read with +01:00 (:func:`udb.domain.clock.to_instant`).
 
 Every value is then checked by the SDK's :class:`~udb.client.Report` (the same
-rules, the same messages). A :class:`Problem` names the line and the column,
+rules, the same messages). A :class:`RowProblem` names the line and the column,
 never the value; the CPR number appears only masked (``150308-****``).
 """
 
@@ -80,7 +80,7 @@ class InputError(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class RowProblem:
     """What is wrong with one field (or the whole row, ``column=None``) of one row."""
 
     line: int | None
@@ -104,7 +104,7 @@ class Row:
 
     line: int
     report: Report | None
-    problems: tuple[Problem, ...] = ()
+    problems: tuple[RowProblem, ...] = ()
 
     @property
     def masked_cpr(self) -> str:
@@ -148,7 +148,7 @@ class _RowReader:
     def __init__(self, values: Mapping[str, object], line: int | None) -> None:
         self.values = values
         self.line = line
-        self.problems: list[Problem] = []
+        self.problems: list[RowProblem] = []
         raw = values.get("cpr")
         self.masked = (
             cprnr.mask(raw.strip())
@@ -158,7 +158,7 @@ class _RowReader:
         self.fields: dict[str, Value] = {}
 
     def problem(self, column: str | None, reason: str) -> None:
-        self.problems.append(Problem(self.line, column, reason, self.masked))
+        self.problems.append(RowProblem(self.line, column, reason, self.masked))
 
     def read(self) -> Row:
         for key in sorted(str(k) for k in self.values if k not in COLUMNS):
@@ -366,19 +366,19 @@ def _csv_rows(file: IO[bytes]) -> Iterator[Row]:
         except csv.Error as exc:
             line = start
             start = reader.line_num + 1
-            yield Row(line, None, (Problem(line, None, f"is not valid CSV: {exc}"),))
+            yield Row(line, None, (RowProblem(line, None, f"is not valid CSV: {exc}"),))
             continue
         line, start = start, reader.line_num + 1
         if not cells or (len(cells) == 1 and not cells[0].strip()):
             continue  # a blank line
         if any(n in lines.bad for n in range(line, reader.line_num + 1)):
             yield Row(
-                line, None, (Problem(line, None, "is not UTF-8 text (save the file as UTF-8)"),)
+                line, None, (RowProblem(line, None, "is not UTF-8 text (save the file as UTF-8)"),)
             )
             continue
         if len(cells) != len(header):
             reason = f"has {len(cells)} fields; the header has {len(header)}"
-            yield Row(line, None, (Problem(line, None, reason),))
+            yield Row(line, None, (RowProblem(line, None, reason),))
             continue
         yield report_of(dict(zip(header, cells, strict=True)), line)
 
@@ -400,7 +400,7 @@ def _jsonl_rows(file: IO[bytes]) -> Iterator[Row]:
         try:
             text = raw.decode("utf-8").rstrip("\r\n")
         except UnicodeDecodeError:
-            yield Row(number, None, (Problem(number, None, "is not UTF-8 text"),))
+            yield Row(number, None, (RowProblem(number, None, "is not UTF-8 text"),))
             continue
         row = object_row(text, number)
         yield row
@@ -413,12 +413,12 @@ def object_row(text: str, line: int | None = None) -> Row:
     except json.JSONDecodeError as exc:
         where = f"line {exc.lineno} column {exc.colno}" if line is None else f"column {exc.colno}"
         return Row(
-            line or 0, None, (Problem(line, None, f"is not valid JSON: {exc.msg} ({where})"),)
+            line or 0, None, (RowProblem(line, None, f"is not valid JSON: {exc.msg} ({where})"),)
         )
     if not isinstance(data, dict):
         return Row(
             line or 0,
             None,
-            (Problem(line, None, f"must be a JSON object, not {_json_type(data)}"),),
+            (RowProblem(line, None, f"must be a JSON object, not {_json_type(data)}"),),
         )
     return report_of(data, line)

@@ -220,7 +220,7 @@ class AsyncUdbClient:
             )
             response = await self._http.send(request, stream=True)
             try:
-                answer = _base.Answer(response)
+                answer = _base.CappedBody(response)
                 async for chunk in response.aiter_bytes():
                     answer.add(chunk)
             finally:

@@ -97,7 +97,7 @@ def check_concurrency(concurrency: int) -> int:
     return concurrency
 
 
-class Answer:
+class CappedBody:
     """The body of an answer as it arrives, refused beyond :data:`MAX_ANSWER_BYTES`."""
 
     def __init__(self, response: httpx.Response) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from udb.soap import faults as _faults
+from udb.contract import faults as _faults
 
 __all__ = [
     "AccessDeniedFault",

@@ -247,7 +247,7 @@ class UdbClient:
             )
             response = self._http.send(request, stream=True)
             try:
-                answer = _base.Answer(response)
+                answer = _base.CappedBody(response)
                 for chunk in response.iter_bytes():
                     answer.add(chunk)
             finally:

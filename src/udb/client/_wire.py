@@ -43,7 +43,7 @@ from udb.contract import ENDPOINT_PATH
 
 __all__ = [
     "ENDPOINT_PATH",
-    "Answer",
+    "ReportAnswer",
     "ping_envelope",
     "read_ping",
     "read_report_answer",
@@ -149,7 +149,7 @@ def ping_envelope() -> bytes:
 # Answers ---------------------------------------------------------------------------
 
 
-class Answer:
+class ReportAnswer:
     """A report answer's values, checked against the request it answers."""
 
     __slots__ = ("code", "correlation_id", "ok", "text")
@@ -231,7 +231,7 @@ def read_report_answer(
     system_name: str,
     transaction_id: str,
     correlation_id: str | None = None,
-) -> Answer:
+) -> ReportAnswer:
     """The ``IndberetningSvar`` of an answer to the request ``(system_name, transaction_id)``.
 
     ``correlation_id`` is the ``X-Correlation-ID`` header, for errors raised
@@ -259,14 +259,14 @@ def read_report_answer(
     if ok is None:
         raise unexpected("IndberetningSvar/Ok is not a boolean")
     if ok:
-        return Answer(True, None, None, correlation_id or "")
+        return ReportAnswer(True, None, None, correlation_id or "")
     code_text = svar.findtext(f"{_u('Fejl')}/{_u('FejlKode')}")
     try:
         code = int((code_text or "").strip())
     except ValueError:
         raise unexpected("a rejection without a numeric Fejl/FejlKode") from None
     text = svar.findtext(f"{_u('Fejl')}/{_u('FejlTekst')}")
-    return Answer(False, code, text, correlation_id or "")
+    return ReportAnswer(False, code, text, correlation_id or "")
 
 
 def read_ping(status: int, content: bytes, *, correlation_id: str | None = None) -> bool:

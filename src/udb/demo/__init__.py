@@ -19,7 +19,7 @@ from importlib import resources
 
 from udb.domain import cpr as cprnr
 from udb.domain.model import Institution, Municipality, Person, PersonStatus
-from udb.register.imports import apply_persons
+from udb.service.register import apply_persons
 from udb.storage.base import Store
 
 AARHUS, KOEBENHAVN = 751, 101

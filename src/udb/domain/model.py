@@ -128,7 +128,7 @@ class BlockKind(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class Contact:
+class ContactBlock:
     """KommuneKontakt: the contact person in the home municipality."""
 
     navn: str
@@ -140,7 +140,7 @@ class Contact:
 
 
 @dataclass(frozen=True, slots=True)
-class JobWish:
+class JobWishBlock:
     """JobOnsker: the young person's job wish."""
 
     tekst: str
@@ -150,7 +150,7 @@ class JobWish:
 
 
 @dataclass(frozen=True, slots=True)
-class EducationWish:
+class EducationWishBlock:
     """UddannelsesOnsker: the young person's education wish."""
 
     tekst: str
@@ -159,11 +159,11 @@ class EducationWish:
     kind = BlockKind.UDDANNELSE
 
 
-Block = Contact | JobWish | EducationWish
+Block = ContactBlock | JobWishBlock | EducationWishBlock
 
 
 @dataclass(frozen=True, slots=True)
-class Report:
+class ReportContent:
     """The business request (IndberetningKontaktJobOgUddOenskerRequest).
 
     Registration times are aware datetimes in UTC: the SOAP layer has already
@@ -174,9 +174,9 @@ class Report:
     modtager_system_id: str
     cpr: str
     institution_number: int
-    kontakt: Contact | None = None
-    job: JobWish | None = None
-    uddannelse: EducationWish | None = None
+    kontakt: ContactBlock | None = None
+    job: JobWishBlock | None = None
+    uddannelse: EducationWishBlock | None = None
 
     @property
     def blocks(self) -> tuple[Block, ...]:
@@ -233,7 +233,7 @@ class Submission:
 
     system_name: str
     system_transaction_id: str
-    report: Report
+    report: ReportContent
     received_at: datetime
     correlation_id: str
     #: None only for an unsigned request in insecure development mode

@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 
 from udb.domain import cpr as cprnr
 from udb.domain.clock import danish_date
-from udb.domain.model import ClientSystem, ErrorCode, Institution, Person, Report
+from udb.domain.model import ClientSystem, ErrorCode, Institution, Person, ReportContent
 
 AGE_LIMIT_YEARS = 25
 
@@ -32,7 +32,7 @@ AGE_LIMIT_YEARS = 25
 class Facts:
     """What the rules look at: the report and what UDB holds about its parties."""
 
-    report: Report
+    report: ReportContent
     person: Person | None
     institution: Institution | None
     system: ClientSystem

@@ -16,7 +16,7 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
-class Policy:
+class ReportPolicy:
     """Tunable parts of the rules."""
 
     #: How far a registration time may lie after the moment of receipt (rule 280).
@@ -60,7 +60,7 @@ def arrival(submission: Submission) -> Arrival:
     )
 
 
-def submit(submission: Submission, store: Store, policy: Policy) -> Outcome:
+def submit(submission: Submission, store: Store, policy: ReportPolicy) -> Outcome:
     """Answer one report: accepted, or rejected with one error code.
 
     Everything happens in one transaction: the report is logged with its
@@ -88,7 +88,7 @@ def submit(submission: Submission, store: Store, policy: Policy) -> Outcome:
         return Outcome.rejected(ErrorCode.INTERNAL)
 
 
-def _submit(submission: Submission, uow: UnitOfWork, policy: Policy) -> Outcome:
+def _submit(submission: Submission, uow: UnitOfWork, policy: ReportPolicy) -> Outcome:
     intake = uow.receive(arrival(submission))
     if not intake.first_seen:
         raise Replayed("the message was received before (same signature): replay refused")

@@ -17,96 +17,57 @@ but 413. ``Details`` never carries personal data.
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
 
 from lxml import etree
 
 from udb import ns
+from udb.contract.faults import (
+    ACCESS_DENIED,
+    ALL,
+    INTERNAL,
+    SCHEMA,
+    SECURITY,
+    TOO_LARGE,
+    TRANSACTION_REUSED,
+    FaultCode,
+    FaultSpec,
+)
 from udb.contract.violations import Violation
 from udb.domain.clock import DANISH_TZ
 from udb.service.errors import AccessDenied, Replayed, ServiceError, TransactionIdReused
 from udb.soap.version import SoapVersion
 
-
-class FaultCode(enum.Enum):
-    SENDER = "Sender"
-    RECEIVER = "Receiver"
-
-    def qualified(self, version: SoapVersion) -> str:
-        if version is SoapVersion.SOAP12:
-            return self.value
-        return "Client" if self is FaultCode.SENDER else "Server"
-
-
-@dataclass(frozen=True, slots=True)
-class FaultSpec:
-    error_code: str
-    code: FaultCode
-    http_status: int
-    reason: str
-    error_message: str
-
-    def http_status_for(self, version: SoapVersion) -> int:
-        if version is SoapVersion.SOAP11 and self.http_status != 413:
-            return 500
-        return self.http_status
+__all__ = [
+    "ACCESS_DENIED",
+    "ALL",
+    "INTERNAL",
+    "SCHEMA",
+    "SECURITY",
+    "TOO_LARGE",
+    "TRANSACTION_REUSED",
+    "BodyTooLarge",
+    "Fault",
+    "FaultCode",
+    "FaultSpec",
+    "InvalidRequest",
+    "SecurityFault",
+    "build",
+    "details_for",
+    "http_status",
+    "qualified",
+    "spec_for",
+]
 
 
-INTERNAL = FaultSpec(
-    "IPL000001",
-    FaultCode.RECEIVER,
-    500,
-    "Internal error",
-    "An unexpected error occurred. Contact support and quote the CorrelationID",
-)
-SCHEMA = FaultSpec(
-    "IPL000002",
-    FaultCode.SENDER,
-    400,
-    "Input error",
-    "The request is invalid according to the schema definition. "
-    "Check details for further information",
-)
-SECURITY = FaultSpec(
-    "IPL000003",
-    FaultCode.SENDER,
-    400,
-    "Security error",
-    "The WS-Security header is missing or invalid. Check details for further information",
-)
-ACCESS_DENIED = FaultSpec(
-    "IPL000004",
-    FaultCode.SENDER,
-    400,
-    "Access denied",
-    "The calling system is not allowed to use this service as it identified itself",
-)
-TRANSACTION_REUSED = FaultSpec(
-    "IPL000005",
-    FaultCode.SENDER,
-    400,
-    "Input error",
-    "The SystemTransactionID has already been used for a different request",
-)
-TOO_LARGE = FaultSpec(
-    "IPL000006",
-    FaultCode.SENDER,
-    413,
-    "Input error",
-    "The request body is larger than the service accepts",
-)
+def qualified(code: FaultCode, version: SoapVersion) -> str:
+    """The fault code's local name in ``version``: Sender / Receiver, or Client / Server."""
+    return code.value if version is SoapVersion.SOAP12 else code.soap11
 
-ALL: tuple[FaultSpec, ...] = (
-    INTERNAL,
-    SCHEMA,
-    SECURITY,
-    ACCESS_DENIED,
-    TRANSACTION_REUSED,
-    TOO_LARGE,
-)
+
+def http_status(spec: FaultSpec, version: SoapVersion) -> int:
+    return spec.http_status if version is SoapVersion.SOAP12 else spec.http_status_soap11
 
 
 class Fault(Exception):
@@ -195,7 +156,7 @@ def build(
     envelope = etree.Element(ns.qname(env, "Envelope"), nsmap={"s": env})
     body = etree.SubElement(envelope, ns.qname(env, "Body"))
     fault = etree.SubElement(body, ns.qname(env, "Fault"))
-    code = f"s:{spec.code.qualified(version)}"
+    code = f"s:{qualified(spec.code, version)}"
     if version is SoapVersion.SOAP12:
         value = etree.SubElement(
             etree.SubElement(fault, ns.qname(env, "Code")), ns.qname(env, "Value")

@@ -16,7 +16,7 @@ from lxml import etree
 from udb import ns
 from udb.contract.violations import Violation, at
 from udb.domain.clock import to_instant
-from udb.domain.model import Contact, EducationWish, JobWish, Outcome, Report
+from udb.domain.model import ContactBlock, EducationWishBlock, JobWishBlock, Outcome, ReportContent
 from udb.soap.faults import InvalidRequest
 from udb.soap.version import SoapVersion
 
@@ -97,7 +97,7 @@ def read_identifier(payload: etree._Element) -> Identifier:
     )
 
 
-def read_report(payload: etree._Element, source: bytes = b"") -> Report:
+def read_report(payload: etree._Element, source: bytes = b"") -> ReportContent:
     """The business request inside ``Message`` of a validated wrapper.
 
     ``source`` is the raw request, to locate a value that passed the schema but
@@ -110,7 +110,7 @@ def read_report(payload: etree._Element, source: bytes = b"") -> Report:
     block = request.find(_u("KommuneKontakt"))
     if block is not None:
         telefon = _text(block, _u("KontaktTelefon"))
-        kontakt = Contact(
+        kontakt = ContactBlock(
             navn=_required(block, _u("KontaktNavn")),
             mail=_required(block, _u("KontaktMail")),
             telefon=None if telefon is None else int(telefon.strip()),
@@ -118,17 +118,17 @@ def read_report(payload: etree._Element, source: bytes = b"") -> Report:
         )
     block = request.find(_u("JobOnsker"))
     if block is not None:
-        job = JobWish(
+        job = JobWishBlock(
             tekst=_required(block, _u("JobOnsker")),
             registreringstid=parse_datetime(_child(block, "JobRegistreringstid"), source),
         )
     block = request.find(_u("UddannelsesOnsker"))
     if block is not None:
-        uddannelse = EducationWish(
+        uddannelse = EducationWishBlock(
             tekst=_required(block, _u("UddannelsesOnsker")),
             registreringstid=parse_datetime(_child(block, "UddannelseRegistreringstid"), source),
         )
-    return Report(
+    return ReportContent(
         modtager_system_id=_required(request, _u("ModtagerSystemID")),
         cpr=_required(request, _u("CPRNr")),
         institution_number=int(_required(request, _u("KommuneInstitutionNummer")).strip()),

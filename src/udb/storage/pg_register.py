@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 from udb.domain.model import (
     Block,
     BlockKind,
-    Contact,
-    EducationWish,
+    ContactBlock,
+    EducationWishBlock,
     Institution,
-    JobWish,
+    JobWishBlock,
     Municipality,
     Person,
     PersonStatus,
@@ -141,10 +141,10 @@ def _block(
     registered: datetime,
 ) -> Block:
     if kind is BlockKind.KONTAKT:
-        return Contact(navn or "", mail or "", telefon, registered)
+        return ContactBlock(navn or "", mail or "", telefon, registered)
     if kind is BlockKind.JOB:
-        return JobWish(tekst or "", registered)
-    return EducationWish(tekst or "", registered)
+        return JobWishBlock(tekst or "", registered)
+    return EducationWishBlock(tekst or "", registered)
 
 
 def person_of(row: Sequence[Any]) -> Person:

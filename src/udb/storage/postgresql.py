@@ -62,7 +62,7 @@ from udb.domain.model import (
     Block,
     ClientCertificate,
     ClientSystem,
-    Contact,
+    ContactBlock,
     ErrorCode,
     Institution,
     Person,
@@ -559,7 +559,7 @@ class PostgresUnitOfWork(UnitOfWork):
 
 
 def _block_values(block: Block) -> tuple[Any, ...]:
-    if isinstance(block, Contact):
+    if isinstance(block, ContactBlock):
         navn, mail, telefon, tekst = block.navn, block.mail, block.telefon, None
     else:
         navn, mail, telefon, tekst = None, None, None, block.tekst
@@ -825,7 +825,7 @@ class _Reports(Repo, Reports):
             raise IntegrityError("constraint violated: report_log_correlation_id_key")
 
     def add_block(self, report_id: int, cpr: str, block: Block) -> bool:
-        if isinstance(block, Contact):
+        if isinstance(block, ContactBlock):
             navn, mail, telefon, tekst = block.navn, block.mail, block.telefon, None
         else:
             navn, mail, telefon, tekst = None, None, None, block.tekst

@@ -36,11 +36,11 @@ from udb.domain.model import (
     BlockKind,
     ClientCertificate,
     ClientSystem,
-    Contact,
-    EducationWish,
+    ContactBlock,
+    EducationWishBlock,
     ErrorCode,
     Institution,
-    JobWish,
+    JobWishBlock,
     Municipality,
     Person,
     PersonStatus,
@@ -637,10 +637,10 @@ def _block(
     registered: datetime,
 ) -> Block:
     if kind is BlockKind.KONTAKT:
-        return Contact(navn or "", mail or "", telefon, registered)
+        return ContactBlock(navn or "", mail or "", telefon, registered)
     if kind is BlockKind.JOB:
-        return JobWish(tekst or "", registered)
-    return EducationWish(tekst or "", registered)
+        return JobWishBlock(tekst or "", registered)
+    return EducationWishBlock(tekst or "", registered)
 
 
 class _CprImports(_Repo, CprImports):
@@ -749,7 +749,7 @@ class _Reports(_Repo, Reports):
         return None if row is None else int(row[0])
 
     def add_block(self, report_id: int, cpr: str, block: Block) -> bool:
-        if isinstance(block, Contact):
+        if isinstance(block, ContactBlock):
             navn, mail, telefon, tekst = block.navn, block.mail, block.telefon, None
         else:
             navn, mail, telefon, tekst = None, None, None, block.tekst

@@ -10,13 +10,13 @@ message) from :func:`verify`; :class:`ValueError` from :func:`sign` and
 :func:`load_trust_anchors` for unusable input.
 """
 
-from udb.wssecurity.policy import Policy, SecurityError, load_trust_anchors
+from udb.wssecurity.policy import SecurityError, SecurityPolicy, load_trust_anchors
 from udb.wssecurity.sign import sign
 from udb.wssecurity.verify import VerifiedMessage, verify
 
 __all__ = [
-    "Policy",
     "SecurityError",
+    "SecurityPolicy",
     "VerifiedMessage",
     "load_trust_anchors",
     "sign",

@@ -3,7 +3,7 @@
 The policy is data, decided once at start-up (from settings) and passed to
 :func:`udb.wssecurity.verify`::
 
-    Policy(allow_sha1=False, trust_anchors=load_trust_anchors(pem_bytes))
+    SecurityPolicy(allow_sha1=False, trust_anchors=load_trust_anchors(pem_bytes))
 
 It also judges the two things that depend on it: the Timestamp's window and
 the signing certificate (validity dates, trust anchors). What is *not*
@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
-__all__ = ["Policy", "SecurityError", "load_trust_anchors"]
+__all__ = ["SecurityError", "SecurityPolicy", "load_trust_anchors"]
 
 
 class SecurityError(Exception):
@@ -45,7 +45,7 @@ def _validity(certificate: x509.Certificate, now: datetime, skew: timedelta) -> 
 
 
 @dataclass(frozen=True, slots=True)
-class Policy:
+class SecurityPolicy:
     """The configurable part of WS-Security verification.
 
     ``allow_sha1``

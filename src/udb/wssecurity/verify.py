@@ -46,7 +46,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
 from udb import ns
-from udb.wssecurity.policy import Policy, SecurityError
+from udb.wssecurity.policy import SecurityError, SecurityPolicy
 
 __all__ = ["SecurityError", "VerifiedMessage", "index_ids", "verify"]
 
@@ -146,7 +146,9 @@ def _check_c14n(method: etree._Element, what: str) -> None:
         raise SecurityError(f"the {what} has more than one InclusiveNamespaces")
 
 
-def _algorithm(method: etree._Element, allowed: dict[str, bool], policy: Policy, what: str) -> bool:
+def _algorithm(
+    method: etree._Element, allowed: dict[str, bool], policy: SecurityPolicy, what: str
+) -> bool:
     """Check a SignatureMethod or DigestMethod; answer whether it is SHA-1."""
     algorithm = method.get("Algorithm")
     if algorithm not in allowed or _elements(method):
@@ -157,7 +159,7 @@ def _algorithm(method: etree._Element, allowed: dict[str, bool], policy: Policy,
     return sha1
 
 
-def _check_reference(reference: etree._Element, policy: Policy) -> bool:
+def _check_reference(reference: etree._Element, policy: SecurityPolicy) -> bool:
     """Transforms and DigestMethod of one Reference; answer whether it uses SHA-1."""
     dsig = [
         _tag(ns.DS, "Transforms"),
@@ -298,7 +300,7 @@ def _check_signed_info(
     body: etree._Element,
     timestamp: etree._Element,
     ids: dict[str, list[etree._Element]],
-    policy: Policy,
+    policy: SecurityPolicy,
 ) -> bool:
     """Algorithms and references of SignedInfo; answer whether SHA-1 is used."""
     items = _elements(signed_info)
@@ -353,7 +355,7 @@ def _check_key_info(
         raise SecurityError("KeyInfo does not reference the BinarySecurityToken")
 
 
-def verify(envelope: etree._Element, *, policy: Policy, now: datetime) -> VerifiedMessage:
+def verify(envelope: etree._Element, *, policy: SecurityPolicy, now: datetime) -> VerifiedMessage:
     """Verify the WS-Security header of ``envelope`` (the root, parsed by ``safexml``).
 
     Raises :class:`SecurityError` for every failed check, and nothing else

@@ -3,7 +3,7 @@
 ``udb cpr import FILE --full | --incremental``:
 
 1. the file is read once, streamed: every record is checked
-   (:mod:`udb.register.cpr_extract`) while the persons it holds are staged
+   (:mod:`udb.formats.cpr_extract`) while the persons it holds are staged
    outside the register (:meth:`udb.storage.base.Store.stage_register`);
 2. if any record has a problem, nothing is applied and every problem is
    reported with its position, record type and field;
@@ -25,7 +25,7 @@ from datetime import date, datetime
 from pathlib import Path
 
 from udb.domain.model import Person, PersonStatus
-from udb.register.cpr_extract import CprPerson, ExtractHeader, ExtractReader, Problem
+from udb.formats.cpr_extract import CprPerson, ExtractHeader, ExtractProblem, ExtractReader
 from udb.storage.base import CprImportRecord, Store
 
 #: progress(phase, done, total): "reading" in bytes, then "applying" (0 of 1, 1 of 1)
@@ -34,7 +34,7 @@ ProgressCallback = Callable[[str, int, int], None]
 _REPLACED = ("50", "60")
 
 
-class Outcome(enum.Enum):
+class ImportOutcome(enum.Enum):
     APPLIED = "applied"
     ALREADY_APPLIED = "already applied"
     REFUSED_OLDER = "refused: older than the newest applied"
@@ -43,9 +43,9 @@ class Outcome(enum.Enum):
 
 @dataclass(frozen=True, slots=True)
 class CprImportResult:
-    outcome: Outcome
+    outcome: ImportOutcome
     header: ExtractHeader | None = None
-    problems: list[Problem] = field(default_factory=list)
+    problems: list[ExtractProblem] = field(default_factory=list)
     problem_count: int = 0
     warnings: list[str] = field(default_factory=list)
     #: the history entry written (APPLIED) or found (ALREADY_APPLIED)
@@ -117,17 +117,17 @@ def import_extract(
         earlier = uow.cpr_imports.find(sha256)
         newest = uow.cpr_imports.latest_production_date()
     if earlier is not None:
-        return CprImportResult(Outcome.ALREADY_APPLIED, record=earlier)
+        return CprImportResult(ImportOutcome.ALREADY_APPLIED, record=earlier)
     first = _header(path)
     if first is not None and _older(first, newest, force):
-        return CprImportResult(Outcome.REFUSED_OLDER, first, newest_applied=newest)
+        return CprImportResult(ImportOutcome.REFUSED_OLDER, first, newest_applied=newest)
 
     reader = ExtractReader(path)
     staged = store.stage_register(_reported(reader, reader.persons(), progress))
     header = reader.header
     if reader.problem_count or header is None:
         return CprImportResult(
-            Outcome.INVALID,
+            ImportOutcome.INVALID,
             header=header,
             problems=reader.problems,
             problem_count=max(reader.problem_count, 1),
@@ -139,11 +139,11 @@ def import_extract(
     with store.unit_of_work() as uow:
         earlier = uow.cpr_imports.find(sha256)
         if earlier is not None:  # applied meanwhile by another import
-            return CprImportResult(Outcome.ALREADY_APPLIED, header, record=earlier)
+            return CprImportResult(ImportOutcome.ALREADY_APPLIED, header, record=earlier)
         newest = uow.cpr_imports.latest_production_date()
         if _older(header, newest, force):
             return CprImportResult(
-                Outcome.REFUSED_OLDER, header, warnings=reader.warnings, newest_applied=newest
+                ImportOutcome.REFUSED_OLDER, header, warnings=reader.warnings, newest_applied=newest
             )
         counts = uow.persons.apply_staged(staged, full=full, now=now)
         record = CprImportRecord(
@@ -163,4 +163,4 @@ def import_extract(
         uow.commit()
     if progress is not None:
         progress("applying", 1, 1)
-    return CprImportResult(Outcome.APPLIED, header, warnings=reader.warnings, record=record)
+    return CprImportResult(ImportOutcome.APPLIED, header, warnings=reader.warnings, record=record)

@@ -173,7 +173,7 @@ def read_start(rec: str, problems: Problems) -> Start:
     return Start(rec[13:19], produced, previous)
 
 
-class Person(NamedTuple):
+class PersonRecord(NamedTuple):
     key: str  # the CPR number field as written, to match the person's other records
     cpr: str | None  # the CPR number if it is valid
     current_cpr: str | None
@@ -211,7 +211,7 @@ class PersonReader:
     def __init__(self) -> None:
         self._rule = _CenturyRule()
 
-    def __call__(self, rec: str, problems: Problems) -> Person:
+    def __call__(self, rec: str, problems: Problems) -> PersonRecord:
         """The 001 record: CPR number, current CPR number, status, birth date."""
         key = rec[3:13]
         cpr: str | None = None
@@ -243,7 +243,7 @@ class PersonReader:
                 problems.append(("current CPR number", reason))
 
         if cpr is not None and rec.startswith(self._rule.iso, 39):
-            return Person(key, cpr, current, status, self._rule.born)
+            return PersonRecord(key, cpr, current, status, self._rule.born)
         born_text = rec[39:49]
         born = _iso_date(born_text)
         if born is None:
@@ -258,7 +258,7 @@ class PersonReader:
                 f"whose century rule gives {self._rule.iso}"
             )
             problems.append(("birth date", reason))
-        return Person(key, cpr, current, status, born)
+        return PersonRecord(key, cpr, current, status, born)
 
 
 def read_address(rec: str, problems: Problems) -> int | None:

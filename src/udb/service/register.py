@@ -1,6 +1,6 @@
 """Importing register files: check everything, then apply all or nothing.
 
-Each import reads and checks every row (:mod:`udb.register.csvfiles`), then
+Each import reads and checks every row (:mod:`udb.formats.csvfiles`), then
 checks the rows against what the database holds (an institution's
 municipality must be known), and only if nothing is wrong applies all rows in
 one transaction. Rows equal to what is stored are left untouched, so
@@ -16,8 +16,8 @@ from pathlib import Path
 from typing import TypeVar
 
 from udb.domain.model import Person
-from udb.register import csvfiles
-from udb.register.csvfiles import Parsed, RowError
+from udb.formats import csvfiles
+from udb.formats.csvfiles import Parsed, RowError
 from udb.storage.base import ApplyCounts, Store, UnitOfWork
 
 T = TypeVar("T")

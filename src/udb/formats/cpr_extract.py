@@ -13,10 +13,10 @@ its other records in ascending type order, then one 999 end record::
 Both forms are read: one record per line (LF or CRLF, trailing spaces maybe
 trimmed, extra characters after a record ignored) and unseparated (records
 back to back; CR/LF between records skipped). Records 000, 001, 002, 003 and
-999 are read field by field (:mod:`udb.register.cpr_records`); every other
+999 are read field by field (:mod:`udb.formats.cpr_records`); every other
 known type is only checked and skipped.
 
-Nothing is raised for a bad file: every :class:`Problem` is collected with its
+Nothing is raised for a bad file: every :class:`ExtractProblem` is collected with its
 position, record type and field, and a person with a problem is not yielded.
 Memory holds one person and one read buffer, whatever the file's size.
 """
@@ -30,8 +30,8 @@ from pathlib import Path
 from typing import Final
 
 from udb.domain.cpr import mask
-from udb.register import cpr_records as layout
-from udb.register.cpr_records import (
+from udb.formats import cpr_records as layout
+from udb.formats.cpr_records import (
     ADDRESS,
     END,
     FIELD_ENDS,
@@ -47,7 +47,7 @@ from udb.register.cpr_records import (
     starts_record,
 )
 
-__all__ = ["CprPerson", "ExtractHeader", "ExtractReader", "Position", "Problem", "check"]
+__all__ = ["CprPerson", "ExtractHeader", "ExtractProblem", "ExtractReader", "Position", "check"]
 
 _LINE_LIMIT: Final = 64 * 1024  # characters of a line kept; the rest is ignored
 _PROGRESS_STEP: Final = 1 << 20
@@ -71,7 +71,7 @@ class Position:
 
 
 @dataclass(frozen=True, slots=True)
-class Problem:
+class ExtractProblem:
     """One thing wrong with the file; the file must not be applied."""
 
     position: Position
@@ -114,7 +114,7 @@ class _Open:
 
     __slots__ = ("address", "bad", "has_address", "has_postal", "person", "position")
 
-    def __init__(self, person: layout.Person, position: Position, bad: bool) -> None:
+    def __init__(self, person: layout.PersonRecord, position: Position, bad: bool) -> None:
         self.person = person
         self.position = position
         self.bad = bad
@@ -148,7 +148,7 @@ class ExtractReader:
 
     def _reset(self) -> None:
         self.header: ExtractHeader | None = None
-        self.problems: list[Problem] = []
+        self.problems: list[ExtractProblem] = []
         self.problem_count = 0
         self.warnings: list[str] = []
         self.records = 0
@@ -168,7 +168,7 @@ class ExtractReader:
         self.problem_count += 1
         if len(self.problems) < self.max_problems:
             position = Position(line, offset)
-            self.problems.append(Problem(position, record_type, field, safe_reason(reason)))
+            self.problems.append(ExtractProblem(position, record_type, field, safe_reason(reason)))
 
     def _report_all(self, line: int | None, offset: int, record_type: str, found: Problems) -> None:
         """Report the field problems of the record just read (``self._length`` long)."""

@@ -9,6 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from udb.cli import main
+from udb.storage import open_store
 
 
 @pytest.fixture
@@ -35,19 +36,19 @@ def test_institutions_import_is_all_or_nothing_and_idempotent(run, tmp_path: Pat
         tmp_path,
         "bad.csv",
         "institution_number,municipality_code,name\n"
-        "461001,461,KUI Odense\n"
-        "x,461,bad number\n"
-        "461002,9999,bad code\n"
-        "461001,461,duplicate\n"
-        "461003,461\n"
-        "461004,461,\n",
+        "990001,990,KUI Prøvekommune\n"
+        "x,990,bad number\n"
+        "990002,9999,bad code\n"
+        "990001,990,duplicate\n"
+        "990003,990\n"
+        "990004,990,\n",
     )
     result = run("institutions", "import", bad, ok=False)
     for line in ("line 3", "line 4", "line 5", "line 6", "line 7"):
         assert line in result.output
     # row problems and problems against the database come in one run
-    assert "line 2: municipality_code 461 is not a known municipality" in result.output
-    assert "line 5: institution_number 461001 also on line 2" in result.output
+    assert "line 2: municipality_code 990 is not a known municipality" in result.output
+    assert "line 5: institution_number 990001 also on line 2" in result.output
     assert "nothing was imported" in result.output
 
     good = write(
@@ -58,10 +59,10 @@ def test_institutions_import_is_all_or_nothing_and_idempotent(run, tmp_path: Pat
 
 
 def test_an_institution_needs_a_known_municipality(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    path = write(tmp_path, "i.csv", "institution_number,municipality_code,name\n461001,461,KUI\n")
+    path = write(tmp_path, "i.csv", "institution_number,municipality_code,name\n990001,990,KUI\n")
     result = run("institutions", "import", path, ok=False)
-    assert "line 2: municipality_code 461 is not a known municipality" in result.output
-    munis = write(tmp_path, "m.csv", "municipality_code,name\n461,Odense\n")
+    assert "line 2: municipality_code 990 is not a known municipality" in result.output
+    munis = write(tmp_path, "m.csv", "municipality_code,name\n990,Prøvekommune\n")
     run("municipalities", "import", munis)
     assert "1 added" in run("institutions", "import", path).output
 
@@ -85,14 +86,14 @@ def test_persons_import_checks_every_row_without_printing_cpr_numbers(run, tmp_p
         "0101104230,asleep,751\n"
         "0202104230,active,\n"
         "0303104230,dead,\n"
-        "0404104230,active,461\n",
+        "0404104230,active,990\n",
     )
     result = run("persons", "import", path, ok=False)
     assert "line 3: cpr 310210-**** does not start with a valid birth date" in result.output
     assert "line 4: cpr must be exactly 10 digits" in result.output
     assert "line 5: status must be one of active, dead, emigrated, disappeared" in result.output
     assert "line 6: municipality_code is required for an active person" in result.output
-    assert "line 8: municipality_code 461 is not a known municipality" in result.output
+    assert "line 8: municipality_code 990 is not a known municipality" in result.output
     for number in ("3102104238", "0101104230", "0202104230"):
         assert number not in result.output
     ok = write(
@@ -157,3 +158,35 @@ def test_a_file_that_is_not_utf8_names_the_line(run, tmp_path: Path) -> None:  #
 def test_an_empty_file_is_refused(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     path = write(tmp_path, "empty.csv", "")
     assert "line 1: the file is empty" in run("institutions", "import", path, ok=False).output
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_fresh_database_knows_the_98_municipalities(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    """Institutions import into a new database at once; municipalities import still changes."""
+    url = (
+        str(request.getfixturevalue("postgres_url"))
+        if backend == "postgresql"
+        else "sqlite:///" + str(tmp_path / "fresh.sqlite3")
+    )
+    runner = CliRunner()
+
+    def invoke(*args: str) -> str:
+        result = runner.invoke(main, [*args, "--database", url])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    kuis = write(tmp_path, "i.csv", "institution_number,municipality_code,name\n461001,461,KUI\n")
+    assert "institutions: 1 added" in invoke("institutions", "import", kuis)
+    store = open_store(url)
+    try:
+        with store.unit_of_work(readonly=True) as uow:
+            known = {m.code: m.name for m in uow.municipalities.list()}
+    finally:
+        store.close()
+    assert len(known) == 98 and known[101] == "København" and known[860] == "Hjørring"
+    renamed = write(tmp_path, "m.csv", "municipality_code,name\n461,Odense Kommune\n")
+    first, again = (invoke("municipalities", "import", renamed) for _ in range(2))
+    assert "municipalities: 0 added, 1 changed, 0 unchanged" in first
+    assert "municipalities: 0 added, 0 changed, 1 unchanged" in again

@@ -91,7 +91,7 @@ def test_times_are_timestamptz_and_come_back_aware_in_utc(store: Store, postgres
         system = uow.systems.get(SYSTEM)
         assert system is not None
         (created,) = uow._session.one(  # type: ignore[attr-defined]
-            "SELECT created_at FROM client_systems WHERE id = %s", (system.id,)
+            "SELECT created_at FROM client_systems WHERE id = ?", (system.id,)
         )
     assert created == NOW and created.utcoffset() == timedelta(0)
     with pytest.raises(ValueError), store.unit_of_work() as uow:
@@ -103,11 +103,11 @@ def test_one_connection_per_unit_of_work_returned_at_exit(store: Store) -> None:
     with store.unit_of_work() as first, store.unit_of_work() as second:
         a, b = first._session.conn, second._session.conn  # type: ignore[union-attr]
         assert a is not b
-        first.municipalities.upsert_many([Municipality(461, "Odense")])
+        first.municipalities.upsert_many([Municipality(990, "Prøvekommune")])
         # not committed: the other transaction does not see it
-        assert 461 not in second.municipalities.codes()
+        assert 990 not in second.municipalities.codes()
         first.commit()
-        assert 461 in second.municipalities.codes()  # READ COMMITTED: now it does
+        assert 990 in second.municipalities.codes()  # READ COMMITTED: now it does
     stats = store.pool().get_stats()
     assert stats["pool_size"] - stats["pool_available"] == 0  # all given back
 

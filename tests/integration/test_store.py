@@ -62,34 +62,34 @@ def test_sqlite_connections_are_durable_and_enforce_foreign_keys(store: Store) -
 
 def test_a_unit_of_work_rolls_back_unless_committed(store: Store) -> None:
     with store.unit_of_work() as uow:
-        uow.municipalities.upsert_many([Municipality(461, "Odense")])
+        uow.municipalities.upsert_many([Municipality(990, "Prøvekommune")])
     with store.unit_of_work() as uow:
-        assert 461 not in uow.municipalities.codes()
-        uow.municipalities.upsert_many([Municipality(461, "Odense")])
+        assert 990 not in uow.municipalities.codes()
+        uow.municipalities.upsert_many([Municipality(990, "Prøvekommune")])
         uow.commit()
     with store.unit_of_work() as uow:
-        assert 461 in uow.municipalities.codes()
+        assert 990 in uow.municipalities.codes()
 
 
 def test_an_exception_rolls_back(store: Store) -> None:
     def write_then_fail() -> None:
         with store.unit_of_work() as uow:
-            uow.municipalities.upsert_many([Municipality(461, "Odense")])
+            uow.municipalities.upsert_many([Municipality(990, "Prøvekommune")])
             raise RuntimeError("boom")
 
     with pytest.raises(RuntimeError):
         write_then_fail()
     with store.unit_of_work() as uow:
-        assert 461 not in uow.municipalities.codes()
+        assert 990 not in uow.municipalities.codes()
 
 
 def test_a_readonly_unit_of_work_reads_and_refuses_writes(store: Store) -> None:
     with store.unit_of_work(readonly=True) as uow:
         assert uow.persons.get(CPR) is not None
         with pytest.raises(StorageError):
-            uow.municipalities.upsert_many([Municipality(461, "Odense")])
+            uow.municipalities.upsert_many([Municipality(990, "Prøvekommune")])
     with store.unit_of_work() as uow:  # the connection writes again afterwards
-        uow.municipalities.upsert_many([Municipality(461, "Odense")])
+        uow.municipalities.upsert_many([Municipality(990, "Prøvekommune")])
         uow.commit()
 
 

@@ -231,6 +231,10 @@ class _Municipalities(_Repo, base.Municipalities):
     def codes(self) -> set[int]:
         return set(self.uow.data("municipalities.codes").municipalities)
 
+    def list(self) -> builtins.list[Municipality]:
+        found = self.uow.data("municipalities.list").municipalities
+        return [found[code] for code in sorted(found)]
+
 
 class _Institutions(_Repo, base.Institutions):
     def get(self, number: int) -> Institution | None:

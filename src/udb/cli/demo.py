@@ -22,13 +22,13 @@ def demo(database_url: str) -> None:
     """
     store = open_migrated(database_url)
     try:
-        demo_data.load(store, utc_now())
+        loaded = demo_data.load(store, utc_now())
     finally:
         store.close()
     click.echo(f"Loaded the synthetic demo data set into {database_url}:")
     click.echo(
-        f"  {len(demo_data.municipalities())} municipalities, "
-        f"{len(demo_data.institutions())} KUI institutions (made up), "
+        f"  {loaded.municipalities} municipalities, "
+        f"{loaded.institutions} KUI institutions (made up), "
         f"systems {demo_data.AARHUS_SYSTEM} (751001) and {demo_data.KOEBENHAVN_SYSTEM} (101001)"
     )
     click.echo(f"Young people (all invented), as {demo_data.AARHUS_SYSTEM} reporting for 751001:")

@@ -1,6 +1,6 @@
 """A clearly synthetic demo data set.
 
-* all 98 municipalities (``municipalities.csv``, the public list);
+* the 98 municipalities come with the schema (migration 0004);
 * one made-up KUI institution per municipality, numbered ``code * 1000 + 1``
   (751001 is the KUI of Aarhus, 101001 that of København);
 * two client systems, ``Vejledningssystem-Aarhus`` (institution 751001, the
@@ -12,10 +12,9 @@ Every CPR number here is invented for the demo.
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass
 from datetime import datetime
-from importlib import resources
+from collections.abc import Iterable
 
 from udb.domain import cpr as cprnr
 from udb.domain.model import Institution, Municipality, Person, PersonStatus
@@ -57,16 +56,9 @@ PERSONS: tuple[DemoPerson, ...] = (
 UNKNOWN_CPR = "2002104230"
 
 
-def municipalities() -> list[Municipality]:
-    text = (resources.files(__name__) / "municipalities.csv").read_text("utf-8")
-    rows = csv.DictReader(text.splitlines())
-    return [Municipality(int(r["municipality_code"]), r["name"]) for r in rows]
-
-
-def institutions() -> list[Institution]:
-    return [
-        Institution(m.code * 1000 + 1, m.code, f"KUI {m.name} (demo)") for m in municipalities()
-    ]
+def institutions(municipalities: Iterable[Municipality]) -> list[Institution]:
+    """The demo's made-up KUI of each municipality: ``code * 1000 + 1``."""
+    return [Institution(m.code * 1000 + 1, m.code, f"KUI {m.name} (demo)") for m in municipalities]
 
 
 def persons() -> list[Person]:
@@ -79,12 +71,20 @@ def persons() -> list[Person]:
     return found
 
 
-def load(store: Store, now: datetime) -> None:
+@dataclass(frozen=True, slots=True)
+class Loaded:
+    municipalities: int
+    institutions: int
+
+
+def load(store: Store, now: datetime) -> Loaded:
     """Load the demo data set (again): all or nothing, idempotent."""
     with store.unit_of_work() as uow:
-        uow.municipalities.upsert_many(municipalities())
-        uow.institutions.upsert_many(institutions())
+        municipalities = uow.municipalities.list()
+        kuis = institutions(municipalities)
+        uow.institutions.upsert_many(kuis)
         uow.systems.add(AARHUS_SYSTEM, [AARHUS * 1000 + 1], now)
         uow.systems.add(KOEBENHAVN_SYSTEM, [KOEBENHAVN * 1000 + 1], now)
         apply_persons(uow, persons(), now)
         uow.commit()
+    return Loaded(len(municipalities), len(kuis))

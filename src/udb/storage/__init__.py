@@ -1,6 +1,10 @@
 """Storage: the unit-of-work interface and its adapters.
 
-:func:`open_store` is the one place where the database URL chooses an adapter.
+:func:`open_store` is the one place where the database URL chooses an adapter,
+and with it the SQL dialect. ``base`` is the interface; ``sql`` holds every
+statement, written once over the dialect; ``sqlite`` and ``postgresql`` hold
+only what truly differs (connections, the pool, staging, PostgreSQL's
+one-statement report path); ``migrations`` the schema's history.
 """
 
 from __future__ import annotations

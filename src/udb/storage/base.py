@@ -174,6 +174,10 @@ class Municipalities(abc.ABC):
     @abc.abstractmethod
     def codes(self) -> set[int]: ...
 
+    @abc.abstractmethod
+    def list(self) -> list[Municipality]:
+        """Every municipality, by code."""
+
 
 class Institutions(abc.ABC):
     @abc.abstractmethod

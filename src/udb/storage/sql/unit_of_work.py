@@ -1,0 +1,89 @@
+"""The unit of work and the schema migrations, shared by the SQL adapters.
+
+An adapter opens a connection and a transaction its own way (SQLite: the
+thread's connection and ``BEGIN IMMEDIATE``; PostgreSQL: a pooled connection
+and a deferred ``BEGIN``) and then binds the repositories of
+:mod:`udb.storage.sql.repositories` to it with :meth:`SqlUnitOfWork.bind`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import suppress
+from datetime import UTC, datetime
+
+from udb.storage import migrations
+from udb.storage.base import StorageError, UnitOfWork
+from udb.storage.sql.dialect import Connection, Dialect, Params
+from udb.storage.sql.persons import Persons, Stage
+from udb.storage.sql.repositories import (
+    CprImports,
+    Institutions,
+    Municipalities,
+    ReplayCache,
+    Reports,
+    Systems,
+)
+
+_SCHEMA_TABLE = (
+    "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
+    " name TEXT NOT NULL, applied_at {timestamp} NOT NULL)"
+)
+
+
+class SqlUnitOfWork(UnitOfWork):
+    """Every repository over one connection, inside one transaction."""
+
+    replay: ReplayCache
+    reports: Reports
+
+    def bind(self, db: Connection, dialect: Dialect, stage: Stage) -> None:
+        self.municipalities = Municipalities(db, dialect)
+        self.institutions = Institutions(db, dialect)
+        self.systems = Systems(db, dialect)
+        self.persons = Persons(db, dialect, stage)
+        self.reports = Reports(db, dialect)
+        self.cpr_imports = CprImports(db, dialect)
+        self.replay = ReplayCache(db, dialect)
+
+
+def schema_version(db: Connection, dialect: Dialect) -> int:
+    """The newest migration applied (0 for an empty database)."""
+    exists = db.one(dialect.table_exists, ("schema_migrations",))
+    if exists is None or not exists[0]:
+        return 0
+    row = db.one("SELECT max(version) FROM schema_migrations")
+    return int(row[0] or 0) if row else 0
+
+
+def apply_migrations(
+    db: Connection, dialect: Dialect, begin: Sequence[tuple[str, Params]]
+) -> list[int]:
+    """Apply every migration not applied yet, each in its own transaction.
+
+    ``begin`` are the statements that open a migration's transaction and take
+    the lock that serialises migrating processes (SQLite: ``BEGIN IMMEDIATE``;
+    PostgreSQL: ``BEGIN`` and an advisory lock). Answers the versions applied now.
+    """
+    applied: list[int] = []
+    create = _SCHEMA_TABLE.format_map(migrations.DIALECT_TYPES[dialect.name])
+    for migration in migrations.load():
+        for statement, params in begin:
+            db.execute(statement, params)
+        try:
+            db.execute(create)
+            done = db.one("SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,))
+            if done is None:
+                for statement in migration.statements(dialect.name):
+                    db.execute(statement)
+                db.execute(
+                    "INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)",
+                    (migration.version, migration.name, dialect.time(datetime.now(UTC))),
+                )
+                applied.append(migration.version)
+            db.execute("COMMIT")
+        except BaseException:
+            with suppress(StorageError):  # a broken connection has no transaction left
+                db.execute("ROLLBACK")
+            raise
+    return applied

@@ -12,9 +12,9 @@ Every CPR number here is invented for the demo.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from collections.abc import Iterable
 
 from udb.domain import cpr as cprnr
 from udb.domain.model import Institution, Municipality, Person, PersonStatus

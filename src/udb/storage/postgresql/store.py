@@ -49,8 +49,8 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import psycopg
-from psycopg.pq import TransactionStatus
 from psycopg.abc import Buffer
+from psycopg.pq import TransactionStatus
 from psycopg.types.string import TextLoader
 from psycopg_pool import ConnectionPool
 

@@ -15,13 +15,12 @@ rewritten to the host the caller used.
 from __future__ import annotations
 
 import threading
-from functools import cache
-from importlib import resources
 from typing import Any
 
 from lxml import etree
 
 from udb import ns, safexml
+from udb.contract.documents import SCHEMA_FILES, WSDL_FILE, file, known_elements
 from udb.contract.violations import Violation, describe
 
 #: The service's path below the base URL (ipl-conventions.md, Endpoint).
@@ -32,20 +31,14 @@ __all__ = [
     "SCHEMA_FILES",
     "WSDL_FILE",
     "Violation",
+    "known_elements",
     "prepare",
     "validate",
     "wsdl_document",
     "xsd_document",
 ]
 
-WSDL_FILE = "IndberetningKontaktJobOgUddOensker_v1.wsdl"
-SCHEMA_FILES = ("ipl.xsd", "udb.xsd")
 _ROOT_SCHEMA = "ipl.xsd"
-
-
-@cache
-def _file(name: str) -> bytes:
-    return (resources.files(__name__) / "files" / name).read_bytes()
 
 
 class _PackageResolver(etree.Resolver):
@@ -54,13 +47,13 @@ class _PackageResolver(etree.Resolver):
     def resolve(self, system_url: str | None, public_id: str | None, context: object) -> Any:
         name = (system_url or "").rsplit("/", 1)[-1]
         if name in SCHEMA_FILES:
-            return self.resolve_string(_file(name), context, base_url=name)
+            return self.resolve_string(file(name), context, base_url=name)
         raise LookupError(f"schema {system_url!r} is not part of the contract")
 
 
 def _compile() -> etree.XMLSchema:
     parser = safexml.hardened_parser(_PackageResolver())
-    doc = etree.fromstring(_file(_ROOT_SCHEMA), parser=parser, base_url=_ROOT_SCHEMA)
+    doc = etree.fromstring(file(_ROOT_SCHEMA), parser=parser, base_url=_ROOT_SCHEMA)
     return etree.XMLSchema(doc.getroottree())
 
 
@@ -101,19 +94,8 @@ def validate(element: etree._Element, source: bytes) -> list[Violation]:
     return describe(errors, element, source)
 
 
-@cache
-def known_elements() -> frozenset[str]:
-    names: set[str] = set()
-    for name in SCHEMA_FILES:
-        doc = safexml.parse(_file(name))
-        found = doc.xpath("//xs:element/@name", namespaces={"xs": ns.XSD})
-        if isinstance(found, list):
-            names.update(str(n) for n in found)
-    return frozenset(names)
-
-
 def _served(name: str, endpoint_url: str) -> bytes:
-    doc = safexml.parse(_file(name))
+    doc = safexml.parse(file(name))
     for node in doc.iter(ns.qname(ns.XSD, "import"), ns.qname(ns.XSD, "include")):
         location = node.get("schemaLocation")
         if location in SCHEMA_FILES:

@@ -17,6 +17,8 @@ from functools import cache
 
 from lxml import etree
 
+from udb.contract.documents import known_elements
+
 _ELEMENT = re.compile(r"^Element '(?:\{[^}]*\})?([^']+)'(?:, attribute '[^']*')?: ")
 _EXPECTED = re.compile(r"Expected is (?:one of )?\( ([^)]*) \)")
 _LIMIT = re.compile(r"'(-?\d+)'\)?\.?$")
@@ -48,10 +50,7 @@ class Violation:
         return f"line {self.line}, column {self.column}: {self.reason}"
 
 
-@cache
 def _declared() -> frozenset[str]:
-    from udb.contract import known_elements
-
     return known_elements()
 
 

@@ -39,7 +39,7 @@ lock:
 	$(BIN)/uv pip compile pyproject.toml --extra dev --generate-hashes --python-version 3.11 -o requirements.lock
 
 bench: install
-	$(BIN)/python bench/run.py
+	$(BIN)/python -m bench.service
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -7,13 +7,13 @@ envelope with ``<Ok>true</Ok>`` (a Ping: ``up``); an invalid body gets a fixed
 IPL000002 fault. No WS-Security, rules, database, logging or thread pool: the
 parsing and validation run on granian's event loop.
 
-``bench/run.py --suite`` serves it with granian, with the same number of
+``python -m bench.service --suite`` serves it with granian, with the same number of
 worker processes as the service, and divides the service's throughput by
 this one's. (The issue names "a bare spyne service"; spyne is not installed,
 and the project's own parse + validate is the fairer floor anyway: it is the
 very work the service does before its own logic.)
 
-    python bench/bare.py --port 8081 --workers 2
+    python -m bench.bare --port 8081 --workers 2
 """
 
 from __future__ import annotations
@@ -26,13 +26,13 @@ from pathlib import Path
 from typing import Any
 
 from udb import contract
+from udb.contract import ENDPOINT_PATH
 from udb.soap import envelope
 from udb.soap.faults import InvalidRequest
 from udb.soap.messages import PING
 from udb.soap.version import SoapVersion
 
-BENCH = Path(__file__).resolve().parent
-ENDPOINT_PATH = "/services/UDB/IndberetningKontaktJobOgUddOensker/v1"
+ROOT = Path(__file__).resolve().parent.parent
 MAX_BODY_BYTES = 64 * 1024
 
 Scope = MutableMapping[str, Any]
@@ -121,7 +121,9 @@ async def _send(send: Send, status: int, content_type: str, body: bytes) -> None
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.bare", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--workers", type=int, default=2)
@@ -129,13 +131,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from granian import Granian
     from granian.constants import Interfaces
 
-    # the workers import this module as "bare"
+    # the workers import this module as "bench.bare", from the repository root
     os.environ["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(BENCH), os.environ.get("PYTHONPATH", "")) if p
+        p for p in (str(ROOT), os.environ.get("PYTHONPATH", "")) if p
     )
-    sys.path.insert(0, str(BENCH))
     Granian(
-        "bare:app",
+        "bench.bare:app",
         address=args.host,
         port=args.port,
         interface=Interfaces.ASGI,

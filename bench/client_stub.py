@@ -1,4 +1,4 @@
-"""A stub of the endpoint for ``bench/client.py``: it answers every report ``Ok=true`` at once.
+"""A stub of the endpoint for ``bench.client``: it answers every report ``Ok=true`` at once.
 
 It does none of the service's work (no parsing, no schema, no signature check,
 no database): it reads the HTTP/1.1 request, takes ``SystemName`` and
@@ -6,10 +6,10 @@ no database): it reads the HTTP/1.1 request, takes ``SystemName`` and
 the service's own accepted answer (``udb.soap.messages.report_response``,
 rendered once) with those two values and a fresh ``CorrelationID`` put in. It
 costs a few hundredths of a millisecond of CPU per request, so a client sending
-to it is limited by itself: ``bench/client.py`` uses it to show how fast the
+to it is limited by itself: ``bench.client`` uses it to show how fast the
 clients (the SDK, zeep) are on their own, apart from the server.
 
-    python bench/client_stub.py --port 8082
+    python -m bench.client_stub --port 8082
 
 It listens on 127.0.0.1 only, keeps connections alive, and prints ``ready
 PORT`` once it listens (``--port 0``: a free port).
@@ -26,11 +26,11 @@ import sys
 import uuid
 from collections.abc import Sequence
 
+from bench.wire import HOST
 from udb.domain.model import Outcome
 from udb.soap.messages import Identifier, report_response
 from udb.soap.version import SoapVersion
 
-HOST = "127.0.0.1"
 _SYSTEM = re.compile(rb"<(?:[\w.-]+:)?SystemName>([^<]*)</")
 _TXID = re.compile(rb"<(?:[\w.-]+:)?SystemTransactionID>([^<]*)</")
 _MARKS = (b"@@SYSTEM@@", b"@@TXID@@", b"@@CORRELATION@@")
@@ -115,7 +115,9 @@ async def main_async(port: int) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.client_stub", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (0: a free one)")
     args = parser.parse_args(argv)
     asyncio.run(main_async(args.port))

@@ -1,6 +1,6 @@
 """Benchmark: `udb cpr import` of a synthetic extract of N persons (default 1,000,000).
 
-    python bench/cpr_import.py [--persons N] [--form lines|unseparated] [--keep]
+    python -m bench.cpr_import [--persons N] [--form lines|unseparated] [--keep]
 
 Writes a synthetic full extract (udb.synthetic), then times two
 imports, each as its own `udb cpr import` process on a fresh SQLite database
@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator, Sequence
 from datetime import date
 from pathlib import Path
 
@@ -34,7 +35,7 @@ TARGET_SECONDS = 60
 TARGET_MB = 300
 
 
-def persons(n: int, *, day: int) -> object:
+def persons(n: int, *, day: int) -> Iterator[SyntheticPerson]:
     """The synthetic register of day ``day``: 1% moved and 0.1% dead on day 2."""
     for i, cpr in enumerate(synthetic_cprs(n)):
         if day == 2 and i % 1000 == 7:
@@ -67,12 +68,18 @@ def timed_import(path: Path, database_url: str) -> tuple[float, float, str]:
     return seconds, usage.ru_maxrss / 1024, "\n".join(lines)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--persons", type=int, default=1_000_000)
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.cpr_import", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--persons", type=int, default=1_000_000, help="persons in the extract (1000000)"
+    )
     parser.add_argument("--form", choices=("lines", "unseparated"), default="lines")
     parser.add_argument("--keep", action="store_true", help="keep the temporary directory")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
+    if args.persons < 1:
+        raise SystemExit("--persons must be positive")
 
     work = Path(tempfile.mkdtemp(prefix="udb-cpr-bench-"))
     print(f"workspace {work}")
@@ -83,7 +90,7 @@ def main() -> int:
             started = time.perf_counter()
             records = write_extract(
                 path,
-                persons(args.persons, day=day),  # type: ignore[arg-type]
+                persons(args.persons, day=day),
                 production_date=date(2026, 11, day),
                 form=args.form,
             )

@@ -1,11 +1,11 @@
-"""A load generator for the UDB endpoint: keep-alive HTTP/1.1 on raw asyncio streams.
+"""The load generator: distinct UDB reports over keep-alive HTTP/1.1 on raw asyncio streams.
 
-It sends N distinct reports (the wire example ``docs/examples/request.xml`` with
-the CPR number and a fresh uuid4 ``SystemTransactionID`` put in) over C
-connections to 127.0.0.1, and reports the sustained rate, the latency
-percentiles and what came back. Every request is rendered to bytes before the
-clock starts, so the client spends its time writing bytes and reading
-``Content-Length`` bodies, nothing else.
+It sends N distinct reports (:mod:`bench.wire`: the wire example
+``docs/examples/request.xml`` with the CPR number and a fresh uuid4
+``SystemTransactionID`` put in) over C connections to 127.0.0.1, and reports
+the sustained rate, the latency percentiles and what came back. Every request
+is rendered to bytes before the clock starts, so the client spends its time
+writing bytes and reading ``Content-Length`` bodies, nothing else.
 
 Two ways to drive the load:
 
@@ -22,17 +22,17 @@ each request has its own signature and only as many are made as can be sent
 within that window: signing stops after ``--sign-budget`` seconds, and the run
 starts no request whose signature is older than the window less 15 s.
 
-As a script::
+As a command, from the repository root::
 
-    python bench/loadgen.py --port 8080 --cpr 1503084232 --reports 2000 --concurrency 16
-    python bench/loadgen.py --port 8080 --cpr-file cprs.txt --rate 500 --duration 10 --json
-    python bench/loadgen.py --port 8080 --reports 5000 --sign-key client-key.pem \\
+    python -m bench.loadgen --port 8080 --cpr 1503084232 --reports 2000 --concurrency 16
+    python -m bench.loadgen --port 8080 --cpr-file cprs.txt --rate 500 --duration 10 --json
+    python -m bench.loadgen --port 8080 --reports 5000 --sign-key client-key.pem \\
         --sign-cert client.pem
 
 As a module::
 
-    import loadgen
-    requests = loadgen.render_requests(loadgen.read_template(), ["1503084232"], 100, port=8080)
+    from bench import loadgen, wire
+    requests = wire.render_requests(wire.read_template(), ["1503084232"], 100, port=8080)
     result = loadgen.run(requests, port=8080, concurrency=8)
     print(result.format())
 
@@ -45,201 +45,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import json
 import math
-import re
 import sys
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-HOST = "127.0.0.1"  # the only address this tool talks to
-ENDPOINT_PATH = "/services/UDB/IndberetningKontaktJobOgUddOensker/v1"
-CONTENT_TYPE = "application/soap+xml; charset=utf-8"
-DEFAULT_TEMPLATE = Path(__file__).resolve().parent.parent / "docs" / "examples" / "request.xml"
-#: The demo data set's young person whose reports are accepted.
-DEMO_CPR = "1503084232"
-
-_CPR = re.compile(r"(<(?:[\w.-]+:)?CPRNr>)[^<]*(</)")
-_TXID = re.compile(r"(<(?:[\w.-]+:)?SystemTransactionID>)[^<]*(</)")
-_OK = re.compile(rb"<(?:[\w.-]+:)?Ok>\s*(true|false)\s*</")
-_FEJLKODE = re.compile(rb"<(?:[\w.-]+:)?FejlKode>\s*(\d+)\s*</")
-_IPL_CODE = re.compile(rb"<(?:[\w.-]+:)?ErrorCode>\s*(IPL\d+)\s*</")
-#: Expires - Created of the Timestamp ``udb.wssecurity.sign`` writes (its default)
-SIGNATURE_LIFETIME_S = 300.0
-#: no request is started whose signature is older than the lifetime less this
-SIGNATURE_MARGIN_S = 15.0
-
-
-class ProtocolError(Exception):
-    """The server's answer is not HTTP/1.1 as this client reads it."""
-
-
-# requests ---------------------------------------------------------------------
-
-
-def read_template(path: Path = DEFAULT_TEMPLATE) -> str:
-    """The request body template; it must hold one CPRNr and one SystemTransactionID."""
-    text = path.read_text(encoding="utf-8")
-    for name, pattern in (("CPRNr", _CPR), ("SystemTransactionID", _TXID)):
-        found = len(pattern.findall(text))
-        if found != 1:
-            raise ValueError(f"{path}: expected one {name} element, found {found}")
-    return text
-
-
-def render_body(template: str, cpr: str, transaction_id: str) -> bytes:
-    body = _CPR.sub(lambda m: m.group(1) + cpr + m.group(2), template, count=1)
-    body = _TXID.sub(lambda m: m.group(1) + transaction_id + m.group(2), body, count=1)
-    return body.encode("utf-8")
-
-
-def frame(body: bytes, *, port: int) -> bytes:
-    """The complete HTTP/1.1 request that POSTs ``body`` to the endpoint."""
-    head = (
-        f"POST {ENDPOINT_PATH} HTTP/1.1\r\n"
-        f"Host: {HOST}:{port}\r\n"
-        f"Content-Type: {CONTENT_TYPE}\r\n"
-        f"Content-Length: {len(body)}\r\n"
-        "\r\n"
-    )
-    return head.encode("ascii") + body
-
-
-def render_requests(
-    template: str,
-    cprs: Sequence[str],
-    count: int,
-    *,
-    port: int,
-    signer: Signer | None = None,
-    budget_s: float | None = None,
-) -> list[bytes]:
-    """``count`` complete HTTP requests, CPR numbers taken round-robin from ``cprs``.
-
-    Every request gets its own uuid4 SystemTransactionID, so every one is a new
-    report (and not an idempotent repetition of an earlier one). With ``signer``
-    every body is signed; signing stops early (fewer requests) once it has
-    taken ``budget_s`` seconds.
-    """
-    if not cprs:
-        raise ValueError("no CPR numbers given")
-    requests = []
-    started = time.perf_counter()
-    with signer.batch() if signer else contextlib.nullcontext():
-        for i in range(count):
-            body = render_body(template, cprs[i % len(cprs)], str(uuid.uuid4()))
-            if signer is not None:
-                if budget_s is not None and time.perf_counter() - started > budget_s:
-                    break
-                body = signer.sign(body)
-            requests.append(frame(body, port=port))
-    return requests
-
-
-class Signer:
-    """Signs bodies as a municipal client does: ``udb.wssecurity.sign``, SHA-256.
-
-    ``sign`` checks on every call that the private key belongs to the
-    certificate, and loading an RSA key with ``cryptography`` validates it
-    (about 40 ms of the 45 ms a call takes here). Inside :meth:`batch` that
-    check is done once and its result reused for the same key and
-    certificate, so signing costs about 2 ms a body; the signature itself is
-    made by ``udb.wssecurity.sign`` unchanged. ``signed_at`` holds, for each
-    body signed, when (``time.perf_counter()``) it was signed.
-    """
-
-    def __init__(self, key_pem: bytes, cert_pem: bytes, *, digest: str = "sha256") -> None:
-        from udb import wssecurity
-
-        self._sign = wssecurity.sign
-        self.key_pem = key_pem
-        self.cert_pem = cert_pem
-        self.digest = digest
-        self.signed_at: list[float] = []
-        self.seconds = 0.0
-
-    @classmethod
-    def from_files(cls, key: Path, cert: Path) -> Signer:
-        return cls(key.read_bytes(), cert.read_bytes())
-
-    def sign(self, body: bytes) -> bytes:
-        started = time.perf_counter()
-        signed: bytes = self._sign(
-            body, key_pem=self.key_pem, cert_pem=self.cert_pem, digest=self.digest
-        )
-        done = time.perf_counter()
-        self.seconds += done - started
-        self.signed_at.append(done)
-        return signed
-
-    @contextlib.contextmanager
-    def batch(self) -> Iterator[None]:
-        """Sign a batch of bodies (``udb.wssecurity.sign`` checks the key pair once)."""
-        yield
-
-
-# responses --------------------------------------------------------------------
-
-
-async def read_response(reader: asyncio.StreamReader) -> tuple[int, bool, bytes]:
-    """Status, whether the server closes the connection, and the body."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    lines = head[:-4].split(b"\r\n")
-    parts = lines[0].split(b" ", 2)
-    if len(parts) < 2 or not parts[0].startswith(b"HTTP/1.") or not parts[1].isdigit():
-        raise ProtocolError("bad status line")
-    status = int(parts[1])
-    close = parts[0] == b"HTTP/1.0"
-    length: int | None = None
-    chunked = False
-    for line in lines[1:]:
-        name, _, value = line.partition(b":")
-        name = name.strip().lower()
-        value = value.strip().lower()
-        if name == b"content-length":
-            length = int(value)
-        elif name == b"connection":
-            close = value == b"close"
-        elif name == b"transfer-encoding":
-            chunked = value.endswith(b"chunked")
-    if chunked:
-        return status, close, await _read_chunked(reader)
-    if length is None:
-        return status, True, await reader.read()
-    return status, close, await reader.readexactly(length)
-
-
-async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
-    chunks = []
-    while True:
-        size_line = await reader.readuntil(b"\r\n")
-        size = int(size_line.split(b";", 1)[0].strip(), 16)
-        if size == 0:
-            while (await reader.readuntil(b"\r\n")) != b"\r\n":  # trailers
-                pass
-            return b"".join(chunks)
-        chunks.append(await reader.readexactly(size))
-        await reader.readexactly(2)
-
-
-def classify(status: int, body: bytes) -> tuple[str, str | None]:
-    """``("ok", None)``, ``("rejected", FejlKode)`` or ``("fault", key)``."""
-    if status == 200 and b"Fault>" not in body:
-        ok = _OK.search(body)
-        if ok is not None and ok.group(1) == b"true":
-            return "ok", None
-        if ok is not None:
-            code = _FEJLKODE.search(body)
-            return "rejected", code.group(1).decode() if code else "?"
-    ipl = _IPL_CODE.search(body)
-    return "fault", f"{ipl.group(1).decode()} (HTTP {status})" if ipl else f"HTTP {status}"
-
+from bench.measure import percentile
+from bench.wire import (
+    DEFAULT_TEMPLATE,
+    DEMO_CPR,
+    HOST,
+    SIGNATURE_LIFETIME_S,
+    SIGNATURE_MARGIN_S,
+    ProtocolError,
+    Signer,
+    classify,
+    read_response,
+    read_template,
+    render_requests,
+)
 
 # the load -----------------------------------------------------------------------
 
@@ -284,14 +113,6 @@ class Result:
         """Every request sent got Ok=true (a duration may have ended the run early)."""
         return self.attempted > 0 and self.ok == self.attempted
 
-    def percentile(self, p: float) -> float:
-        """Nearest-rank percentile of the latencies (0 if there are none)."""
-        if not self.latencies_ms:
-            return 0.0
-        ordered = sorted(self.latencies_ms)
-        rank = max(1, math.ceil(p / 100 * len(ordered)))
-        return ordered[rank - 1]
-
     def summary(self) -> dict[str, Any]:
         ordered = sorted(self.latencies_ms)
         return {
@@ -304,9 +125,9 @@ class Result:
             "elapsed_s": round(self.elapsed_s, 3),
             "reports_per_s": round(self.throughput, 1),
             "latency_ms": {
-                "p50": round(self.percentile(50), 2),
-                "p90": round(self.percentile(90), 2),
-                "p99": round(self.percentile(99), 2),
+                "p50": round(percentile(ordered, 50), 2),
+                "p90": round(percentile(ordered, 90), 2),
+                "p99": round(percentile(ordered, 99), 2),
                 "max": round(ordered[-1], 2) if ordered else 0.0,
                 "mean": round(sum(ordered) / len(ordered), 2) if ordered else 0.0,
             },
@@ -495,12 +316,6 @@ async def run_load(
     return await load.run()
 
 
-def signed_deadlines(signer: Signer) -> list[float]:
-    """For each body ``signer`` signed: the last moment to start sending it."""
-    age = SIGNATURE_LIFETIME_S - SIGNATURE_MARGIN_S
-    return [t + age for t in signer.signed_at]
-
-
 def run(requests: Sequence[bytes], **options: Any) -> Result:
     """:func:`run_load` in a fresh event loop."""
     return asyncio.run(run_load(requests, **options))
@@ -511,6 +326,7 @@ def run(requests: Sequence[bytes], **options: Any) -> Result:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
+        prog="python -m bench.loadgen",
         description="Send distinct UDB reports to 127.0.0.1 and measure rate and latency.",
     )
     parser.add_argument("--port", type=int, required=True, help="port on 127.0.0.1")
@@ -580,7 +396,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         duration=args.duration,
         timeout=args.timeout,
         max_seconds=args.max_seconds,
-        valid_until=signed_deadlines(signer) if signer else None,
+        valid_until=signer.deadlines() if signer else None,
     )
     if signer is not None:
         result.signed = len(signer.signed_at)

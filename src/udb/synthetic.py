@@ -3,9 +3,11 @@
 :func:`write_extract` writes persons in the layout of
 ``shared/spec/cpr-extract.md`` (ISO-8859-1, one record per line or
 unseparated); :func:`synthetic_cprs` makes valid CPR numbers in the order an
-extract needs. Fields UDB does not read are filled with plausible blanks and
-zeros so that every record has its type's exact length. Both stream: a
-million persons are written in seconds, in constant memory::
+extract needs; :func:`synthetic_persons` makes the same people as the domain
+knows them (:class:`~udb.domain.model.Person`), to store directly. Fields UDB
+does not read are filled with plausible blanks and zeros so that every record
+has its type's exact length. The first two stream: a million persons are
+written in seconds, in constant memory::
 
     cprs = synthetic_cprs(1_000_000)
     write_extract(path, (SyntheticPerson(c) for c in cprs), production_date=date(2026, 1, 5))
@@ -13,15 +15,16 @@ million persons are written in seconds, in constant memory::
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Final, Literal
 
 from udb.domain.cpr import birth_date as cpr_birth_date
+from udb.domain.model import Person, PersonStatus
 
-__all__ = ["SyntheticPerson", "synthetic_cprs", "write_extract"]
+__all__ = ["SyntheticPerson", "synthetic_cprs", "synthetic_persons", "write_extract"]
 
 _ACTIVE: Final = frozenset({"01", "03", "05", "07"})
 _FIRST: Final = ("Søren", "Åse", "Ærtebjørg", "Jens", "Mette", "Anders", "Birgitte", "Ulf")
@@ -166,3 +169,32 @@ def synthetic_cprs(
         start = end
         if not left:
             return
+
+
+def synthetic_persons(
+    n: int,
+    *,
+    municipality_code: int,
+    born_from: date = date(2002, 1, 1),
+    born_to: date = date(2010, 12, 31),
+    exclude: Collection[str] = (),
+) -> list[Person]:
+    """``n`` active persons living in one municipality, as domain :class:`Person` values.
+
+    Their CPR numbers are those of :func:`synthetic_cprs` for the range, in
+    ascending order, leaving out the numbers in ``exclude`` (say, a data set's
+    own people, whose stored state must stay as it is); the birth date is the
+    one the number encodes.
+
+    >>> [p.cpr for p in synthetic_persons(2, municipality_code=751,
+    ...     born_from=date(2008, 3, 15), born_to=date(2008, 3, 15), exclude={"1503084000"})]
+    ['1503086000', '1503088000']
+    """
+    left_out = frozenset(exclude)
+    persons: list[Person] = []
+    for cpr in synthetic_cprs(n + len(left_out), born_from=born_from, born_to=born_to):
+        born = cpr_birth_date(cpr)
+        if cpr in left_out or born is None:
+            continue
+        persons.append(Person(cpr, born, PersonStatus.ACTIVE, municipality_code))
+    return persons[:n]

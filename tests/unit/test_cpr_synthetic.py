@@ -8,8 +8,9 @@ from pathlib import Path
 import pytest
 
 from udb.domain.cpr import birth_date
+from udb.domain.model import PersonStatus
 from udb.formats.cpr_records import RECORD_LENGTHS
-from udb.synthetic import SyntheticPerson, synthetic_cprs, write_extract
+from udb.synthetic import SyntheticPerson, synthetic_cprs, synthetic_persons, write_extract
 
 PRODUCED = date(2026, 1, 5)
 
@@ -149,3 +150,27 @@ def test_synthetic_cprs_limits() -> None:
     assert len(list(synthetic_cprs(6000, **one_day))) == 6000  # digits 4-9, 1000 each
     with pytest.raises(ValueError, match="only 6000"):
         list(synthetic_cprs(6001, **one_day))
+
+
+def test_synthetic_persons_are_active_residents_born_in_range() -> None:
+    persons = synthetic_persons(
+        3000, municipality_code=751, born_from=date(2005, 1, 1), born_to=date(2010, 12, 31)
+    )
+    assert len(persons) == 3000
+    cprs = [p.cpr for p in persons]
+    assert cprs == sorted(set(cprs))
+    for p in persons:
+        assert p.status is PersonStatus.ACTIVE
+        assert p.municipality_code == 751
+        assert p.resident
+        assert p.birth_date == birth_date(p.cpr)
+        assert date(2005, 1, 1) <= p.birth_date <= date(2010, 12, 31)
+
+
+def test_synthetic_persons_leave_out_the_numbers_excluded() -> None:
+    everyone = [p.cpr for p in synthetic_persons(50, municipality_code=101)]
+    left_out = {everyone[0], everyone[10], "1503084232"}
+    persons = synthetic_persons(50, municipality_code=101, exclude=left_out)
+    assert len(persons) == 50
+    assert not left_out & {p.cpr for p in persons}
+    assert synthetic_persons(0, municipality_code=101) == []

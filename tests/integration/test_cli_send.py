@@ -29,7 +29,7 @@ from tests.support import sqlite_url
 from udb import demo
 from udb.api.endpoint import Endpoint, Security
 from udb.cli import main
-from udb.cli.connection import Network
+from udb.client.cli.settings import Network
 from udb.domain.clock import DANISH_TZ, utc_now
 from udb.service.reports import ReportPolicy
 from udb.storage import Store, open_store

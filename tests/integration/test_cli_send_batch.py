@@ -30,9 +30,8 @@ from tests.integration.test_cli_send import (
     invoke,
     report_fields,
 )
-from udb.cli import batch
-from udb.cli.reportrows import COLUMNS, parse_time
-from udb.cli.results import HEADER
+from udb.client.batch import COLUMNS, HEADER
+from udb.client.cli import progress
 from udb.domain.clock import DANISH_TZ
 from udb.wssecurity.certs import DevCertificates, make_dev_certificates
 
@@ -252,7 +251,7 @@ def test_all_accepted_from_json_lines_exits_0(
 def test_progress_lines_off_a_terminal(
     service: Service, pki: DevCertificates, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(batch, "_PLAIN_EVERY", 0.0)
+    monkeypatch.setattr(progress, "_PLAIN_EVERY", 0.0)
     result = send_batch(service, pki, tmp_path, write_csv(tmp_path, jobs(3)), "--concurrency", "1")
     assert result.exit_code == 0, result.output
     assert "sent 1 of 3 (33%)" in result.stderr and "sent 3 of 3 (100%)" in result.stderr
@@ -456,16 +455,3 @@ def test_a_time_without_offset_is_danish_local_time(
     result = send_batch(service, pki, tmp_path, write_csv(tmp_path, rows))
     assert result.exit_code == 1, result.output
     assert [r["code"] for r in results(tmp_path / "results.csv")] == ["280", ""]
-
-
-@pytest.mark.parametrize(
-    ("text", "utc"),
-    [
-        ("2026-10-25T02:30:00", "2026-10-25T00:30:00+00:00"),  # twice: the first (+02:00)
-        ("2026-03-29T02:30:00", "2026-03-29T01:30:00+00:00"),  # never: read with +01:00
-        ("2026-11-20 09:15", "2026-11-20T08:15:00+00:00"),
-        ("2026-11-20T09:15:00Z", "2026-11-20T09:15:00+00:00"),
-    ],
-)
-def test_times_are_read_as_the_contract_reads_them(text: str, utc: str) -> None:
-    assert parse_time(text).astimezone(UTC).isoformat() == utc

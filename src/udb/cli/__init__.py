@@ -9,15 +9,15 @@ from __future__ import annotations
 import click
 
 from udb import __version__
-from udb.cli.batch import send_batch
 from udb.cli.cpr import cpr
 from udb.cli.db import db
 from udb.cli.demo import demo
 from udb.cli.devcerts import dev_certs
 from udb.cli.register import institutions, municipalities, persons
-from udb.cli.send import send
 from udb.cli.serve import serve
 from udb.cli.systems import systems
+from udb.client.cli.send import send
+from udb.client.cli.send_batch import send_batch
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -1,42 +1,38 @@
-"""Reports from files: CSV rows, JSON Lines and single JSON objects, checked like the SDK.
+"""One row's fields into a :class:`~udb.client.Report`, checked like the SDK checks it.
 
-A row holds the fields ``cpr``, ``institution`` (the KUI's institution
-number), ``kontakt_navn``, ``kontakt_mail``, ``kontakt_telefon``,
-``kontakt_tid``, ``job``, ``job_tid``, ``uddannelse``, ``uddannelse_tid``.
-Every one but ``cpr`` and ``institution`` may be empty: a block (contact
-person, job wish, education wish) is sent when any of its fields is given, and
-then needs all of them but the phone number::
+A row (a CSV line, a JSON Lines line, the file of ``udb send``) holds the
+fields ``cpr``, ``institution`` (the KUI's institution number),
+``kontakt_navn``, ``kontakt_mail``, ``kontakt_telefon``, ``kontakt_tid``,
+``job``, ``job_tid``, ``uddannelse``, ``uddannelse_tid``. Every one but
+``cpr`` and ``institution`` may be empty: a block (contact person, job wish,
+education wish) is sent when any of its fields is given, and then needs all of
+them but the phone number::
 
-    cpr,institution,job,job_tid
-    1503084232,751001,Tømrer,2026-11-20T09:20:00+01:00
+    {"cpr": "1503084232", "institution": 751001,
+     "job": "Tømrer", "job_tid": "2026-11-20T09:20:00+01:00"}
 
-* CSV: UTF-8 (a byte order mark is allowed), a header line naming the
-  columns (any order; the columns of absent blocks may be left out),
-  separated by commas, or by semicolons or tabs if the header is.
-* JSON Lines: one JSON object per line with the same keys (``null`` or
-  ``""`` for an absent field, blank lines ignored); ``institution`` and
-  ``kontakt_telefon`` may be JSON numbers, ``cpr`` must be a string.
 * Times are ISO 8601 date and time (``2026-11-20T09:15:00+01:00``, ``...Z``).
   **A time without an offset is Danish local time** (Europe/Copenhagen), as
   the contract reads it (interface.md section 2): a wall-clock time that occurs
   twice when summer time ends is the first (+02:00), one that does not exist
   when it starts is read with +01:00 (:func:`udb.domain.clock.to_instant`).
+* In JSON, ``institution`` and ``kontakt_telefon`` may be numbers, ``cpr``
+  must be a string; ``null`` or ``""`` is an absent field.
 
 Every value is then checked by the SDK's :class:`~udb.client.Report` (the same
 rules, the same messages). A :class:`RowProblem` names the line and the column,
-never the value; the CPR number appears only masked (``150308-****``).
+never the value; the CPR number appears only masked (``150308-****``). The
+files these rows come from are read by :mod:`udb.client.batch.rows`.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 import re
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
-from typing import IO, Literal, TypeVar
+from typing import TypeVar
 
 from udb.client import Contact, EducationWish, JobWish, Report, ReportError
 from udb.domain import cpr as cprnr
@@ -70,13 +66,8 @@ _COLUMN_OF = {
 _DIGITS = re.compile(r"[0-9]+")
 _EXAMPLE_TIME = "2026-11-20T09:15:00+01:00"
 
-Format = Literal["csv", "jsonl"]
 _Wish = TypeVar("_Wish", JobWish, EducationWish)
-Value = str | int | None
-
-
-class InputError(ValueError):
-    """The file as a whole cannot be read (no header, unknown columns, unreadable)."""
+_Value = str | int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,32 +102,6 @@ class Row:
         return cprnr.mask(self.report.cpr) if self.report is not None else ""
 
 
-def format_of(path: Path) -> Format | None:
-    """The format by the file name's ending, or ``None``."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return "csv"
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    return None
-
-
-def read_rows(path: Path, fmt: Format) -> Iterator[Row]:
-    """Each row of the file, in order, streamed (memory does not grow with the file).
-
-    Raises :class:`InputError` when the file cannot be read at all.
-    """
-    try:
-        file = path.open("rb")
-    except OSError as exc:
-        raise InputError(f"cannot read {path}: {exc.strerror}") from None
-    with file:
-        if fmt == "csv":
-            yield from _csv_rows(file)
-        else:
-            yield from _jsonl_rows(file)
-
-
 def report_of(values: Mapping[str, object], line: int | None = None) -> Row:
     """A report from a mapping of the fields (a CSV row, a JSON object), or its problems."""
     return _RowReader(values, line).read()
@@ -155,7 +120,7 @@ class _RowReader:
             if isinstance(raw, str) and cprnr.is_cpr_form(raw.strip())
             else None
         )
-        self.fields: dict[str, Value] = {}
+        self.fields: dict[str, _Value] = {}
 
     def problem(self, column: str | None, reason: str) -> None:
         self.problems.append(RowProblem(self.line, column, reason, self.masked))
@@ -184,7 +149,7 @@ class _RowReader:
             self.problem(_COLUMN_OF.get(exc.field, exc.field), exc.reason)
         return Row(self.line or 0, None, tuple(self.problems))
 
-    def _value(self, column: str, value: object) -> Value:
+    def _value(self, column: str, value: object) -> _Value:
         """The field as given (``None`` when empty); JSON numbers only where no digit is lost."""
         if isinstance(value, str):
             return value if value.strip() else None
@@ -306,104 +271,6 @@ def _json_type(value: object) -> str:
     if isinstance(value, dict):
         return "an object"
     return type(value).__name__
-
-
-# CSV ------------------------------------------------------------------------------------
-
-
-class _Lines:
-    """The file's lines as text for :mod:`csv`, noting (not raising) lines that are not UTF-8."""
-
-    def __init__(self, file: IO[bytes]) -> None:
-        self.file = file
-        self.number = 0
-        self.bad: set[int] = set()
-
-    def __iter__(self) -> Iterator[str]:
-        for raw in self.file:
-            self.number += 1
-            if self.number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-                raw = raw[3:]
-            try:
-                yield raw.decode("utf-8")
-            except UnicodeDecodeError:
-                self.bad.add(self.number)
-                yield raw.decode("utf-8", "replace")
-
-
-def _csv_rows(file: IO[bytes]) -> Iterator[Row]:
-    lines = _Lines(file)
-    source = iter(lines)
-    first = next(source, None)
-    if first is None or not first.strip():
-        raise InputError(
-            "the file is empty; the first line must name the columns, e.g. " + ",".join(COLUMNS)
-        )
-    if 1 in lines.bad:
-        raise InputError("line 1: the header is not UTF-8 text")
-    delimiter = max((",", ";", "\t"), key=first.count)
-    header = [name.strip().lower() for name in next(csv.reader([first], delimiter=delimiter))]
-    unknown = [name for name in header if name not in COLUMNS]
-    if unknown:
-        raise InputError(
-            f"line 1: unknown column(s) {', '.join(repr(n[:40]) for n in unknown)}; "
-            f"the columns are: {','.join(COLUMNS)}"
-        )
-    doubled = sorted({name for name in header if header.count(name) > 1})
-    if doubled:
-        raise InputError(f"line 1: column(s) named twice: {', '.join(doubled)}")
-    for required in ("cpr", "institution"):
-        if required not in header:
-            raise InputError(f"line 1: the column {required} is missing")
-    reader = csv.reader(_chain(first, source), delimiter=delimiter, strict=True)
-    next(reader)  # the header, again
-    start = 2
-    while True:
-        try:
-            cells = next(reader)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            line = start
-            start = reader.line_num + 1
-            yield Row(line, None, (RowProblem(line, None, f"is not valid CSV: {exc}"),))
-            continue
-        line, start = start, reader.line_num + 1
-        if not cells or (len(cells) == 1 and not cells[0].strip()):
-            continue  # a blank line
-        if any(n in lines.bad for n in range(line, reader.line_num + 1)):
-            yield Row(
-                line, None, (RowProblem(line, None, "is not UTF-8 text (save the file as UTF-8)"),)
-            )
-            continue
-        if len(cells) != len(header):
-            reason = f"has {len(cells)} fields; the header has {len(header)}"
-            yield Row(line, None, (RowProblem(line, None, reason),))
-            continue
-        yield report_of(dict(zip(header, cells, strict=True)), line)
-
-
-def _chain(first: str, rest: Iterable[str]) -> Iterator[str]:
-    yield first
-    yield from rest
-
-
-# JSON Lines -------------------------------------------------------------------------------
-
-
-def _jsonl_rows(file: IO[bytes]) -> Iterator[Row]:
-    for number, raw in enumerate(file, start=1):
-        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
-            raw = raw[3:]
-        if not raw.strip():
-            continue
-        try:
-            text = raw.decode("utf-8").rstrip("\r\n")
-        except UnicodeDecodeError:
-            yield Row(number, None, (RowProblem(number, None, "is not UTF-8 text"),))
-            continue
-        row = object_row(text, number)
-        yield row
 
 
 def object_row(text: str, line: int | None = None) -> Row:

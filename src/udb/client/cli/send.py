@@ -1,6 +1,6 @@
 """``udb send FILE``: send one report, given as a JSON object, and print the answer.
 
-The object has the fields of a ``udb send-batch`` row (:mod:`udb.cli.reportrows`)::
+The object has the fields of a ``udb send-batch`` row (:mod:`udb.client.batch.fields`)::
 
     {"cpr": "1503084232", "institution": 751001,
      "job": "Tømrer", "job_tid": "2026-11-20T09:20:00+01:00"}
@@ -22,10 +22,10 @@ from typing import Any
 
 import click
 
-from udb.cli.connection import Failure, Network, connection_options, resolve
-from udb.cli.reportrows import object_row
-from udb.cli.results import error_fields
 from udb.client import ErrorCode, ErrorKind, FaultError, Result, UdbError, UnexpectedResponse
+from udb.client.batch.fields import object_row
+from udb.client.batch.results import error_fields
+from udb.client.cli.settings import Failure, Network, connection_options, resolve
 from udb.domain import cpr as cprnr
 
 #: a report is well under 2 KiB; a larger file is not one report

@@ -1,4 +1,4 @@
-"""The results file of ``udb send-batch`` and its journal of transaction ids.
+"""The results file of a batch (``udb send-batch``, :class:`~udb.client.batch.BatchRunner`).
 
 ``RESULTS.csv`` has one row per input row that was answered or failed::
 
@@ -23,17 +23,16 @@ run ends. A run with ``--resume`` appends the rows it sends again and then
 rewrites the file (a new file, fsync'd, renamed over the old one) with one row
 per line, in line order; until then the *last* row of a line counts.
 
-``RESULTS.csv.journal`` (``line,system_transaction_id``) is the write-ahead log:
-each row's transaction id is written to it, and fsync'd, *before* the row is
-handed to the client, so even a run that is killed leaves the id of every
-report that may have reached the service. It is removed when a run ends with
-every report it handed out answered, and read by ``--resume`` otherwise.
+``RESULTS.csv.journal`` (``line,system_transaction_id``,
+:mod:`udb.client.batch.journal`) is the write-ahead log: each row's
+transaction id is written to it, and fsync'd, *before* the row is handed to
+the client, so even a run that is killed leaves the id of every report that
+may have reached the service. It is removed when a run ends with every report
+it handed out answered, and read by ``--resume`` otherwise.
 """
 
 from __future__ import annotations
 
-import csv
-import io
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -49,6 +48,8 @@ from udb.client import (
     UdbError,
     UnexpectedResponse,
 )
+from udb.client.batch._csvio import ResultsError, cells_of, encode_line, fsync_dir
+from udb.client.batch.journal import Journal
 
 HEADER = (
     "line",
@@ -59,14 +60,9 @@ HEADER = (
     "correlation_id",
     "system_transaction_id",
 )
-JOURNAL_HEADER = ("line", "system_transaction_id")
 OUTCOMES = ("accepted", "rejected", "error")
 #: longest text kept in a row (a schema fault can list many violations)
 MAX_TEXT = 1000
-
-
-class ResultsError(ValueError):
-    """The results file (or its journal) is not one this command wrote."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,9 +148,9 @@ class ResultsFile:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.journal_path = path.with_name(path.name + ".journal")
+        self.journal = Journal(self.journal_path)
         self.loaded: Loaded | None = None
         self._out: IO[bytes] | None = None
-        self._journal: IO[bytes] | None = None
         self._ordered = True
         self._last_line = 0
         self.appended = 0
@@ -166,8 +162,8 @@ class ResultsFile:
         loaded = Loaded()
         if self.path.exists():
             self._load_rows(loaded)
-        if self.journal_path.exists():
-            for line, stid in self._load_journal().items():
+        if self.journal.exists():
+            for line, stid in self.journal.load().items():
                 entry = loaded.entries.get(line)
                 if entry is None or not entry[2]:
                     loaded.stids[line] = stid
@@ -179,7 +175,7 @@ class ResultsFile:
             header = file.readline()
             if not header:
                 return
-            if _fields(header) != list(HEADER):
+            if cells_of(header) != list(HEADER):
                 raise ResultsError(
                     f"{self.path} is not a results file of udb send-batch "
                     f"(its first line must be {','.join(HEADER)})"
@@ -200,24 +196,6 @@ class ResultsFile:
                     reuse = row.system_transaction_id and row.code != "IPL000005"
                     loaded.stids[row.line] = row.system_transaction_id if reuse else None
                 offset += len(raw)
-
-    def _load_journal(self) -> dict[int, str]:
-        found: dict[int, str] = {}
-        with self.journal_path.open("r+b") as file:
-            header = file.readline()
-            if header and _fields(header) != list(JOURNAL_HEADER):
-                raise ResultsError(f"{self.journal_path} is not a journal of udb send-batch")
-            offset = len(header)
-            for number, raw in enumerate(file, start=2):
-                if not raw.endswith(b"\n"):
-                    file.truncate(offset)
-                    break
-                cells = _fields(raw)
-                if len(cells) != 2 or not cells[0].isdigit() or not cells[1]:
-                    raise ResultsError(f"{self.journal_path} line {number}: not a journal entry")
-                found[int(cells[0])] = cells[1]
-                offset += len(raw)
-        return found
 
     def rows(self) -> Iterator[ResultRow]:
         """The row of each line (streamed; if the file could not be put in order, the last)."""
@@ -241,33 +219,23 @@ class ResultsFile:
         new = not self.path.exists() or self.path.stat().st_size == 0
         self._out = self.path.open("ab")
         if new:
-            self._out.write(_encode(HEADER))
+            self._out.write(encode_line(HEADER))
             self._out.flush()
             os.fsync(self._out.fileno())
-            _fsync_dir(self.path.parent)
+            fsync_dir(self.path.parent)
         if self.loaded is not None:
             self._ordered, self._last_line = self.loaded.ordered, self.loaded.last_line
 
     def note(self, entries: Iterable[tuple[int, str]]) -> None:
         """Write (line, transaction id) pairs to the journal, durably, before they are sent."""
-        new = False
-        if self._journal is None:
-            new = not self.journal_path.exists() or self.journal_path.stat().st_size == 0
-            self._journal = self.journal_path.open("ab")
-            if new:
-                self._journal.write(_encode(JOURNAL_HEADER))
-        self._journal.write(b"".join(_encode((str(line), stid)) for line, stid in entries))
-        self._journal.flush()
-        os.fsync(self._journal.fileno())
-        if new:
-            _fsync_dir(self.journal_path.parent)
+        self.journal.note(entries)
 
     def write(self, row: ResultRow) -> None:
         """Append one row and flush it (it survives the process, if not the machine)."""
         if self._out is None:
             raise RuntimeError("the results file is not open")
         offset = self._out.tell()
-        self._out.write(_encode(_cells(row)))
+        self._out.write(encode_line(_cells(row)))
         self._out.flush()
         self.appended += 1
         if row.line <= self._last_line:
@@ -286,28 +254,25 @@ class ResultsFile:
             os.fsync(self._out.fileno())
             self._out.close()
             self._out = None
-        if self._journal is not None:
-            self._journal.close()
-            self._journal = None
+        self.journal.close()
         if not self._ordered and self.loaded is not None:
             self._compact(self.loaded)
-        if clean and self.journal_path.exists():
-            self.journal_path.unlink()
-            _fsync_dir(self.journal_path.parent)
+        if clean:
+            self.journal.remove()
 
     def close(self) -> None:
         """Close without finishing (after an error); what was written stays."""
-        for handle in (self._out, self._journal):
-            if handle is not None:
-                handle.close()
-        self._out = self._journal = None
+        if self._out is not None:
+            self._out.close()
+            self._out = None
+        self.journal.close()
 
     def _compact(self, loaded: Loaded) -> None:
         """Rewrite the file with the last row of each line, in line order, atomically."""
         temporary = self.path.with_name(f".{self.path.name}.{os.getpid()}.tmp")
         try:
             with self.path.open("rb") as source, temporary.open("wb") as target:
-                target.write(_encode(HEADER))
+                target.write(encode_line(HEADER))
                 for line in sorted(loaded.entries):
                     offset = loaded.entries[line][0]
                     source.seek(offset)
@@ -317,14 +282,8 @@ class ResultsFile:
             os.replace(temporary, self.path)
         finally:
             temporary.unlink(missing_ok=True)
-        _fsync_dir(self.path.parent)
+        fsync_dir(self.path.parent)
         self._ordered = True
-
-
-def _encode(cells: Iterable[str]) -> bytes:
-    buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(cells)
-    return buffer.getvalue().encode("utf-8")
 
 
 def _cells(row: ResultRow) -> tuple[str, ...]:
@@ -339,26 +298,9 @@ def _cells(row: ResultRow) -> tuple[str, ...]:
     )
 
 
-def _fields(raw: bytes) -> list[str]:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        return []
-    return next(csv.reader([text]), [])
-
-
 def _row(raw: bytes, where: str) -> ResultRow:
-    cells = _fields(raw)
+    cells = cells_of(raw)
     if len(cells) != len(HEADER) or not cells[0].isdigit() or cells[2] not in OUTCOMES:
         raise ResultsError(f"{where}: not a result row of udb send-batch")
     line, cpr, outcome, code, text, correlation_id, stid = cells
     return ResultRow(int(line), cpr, outcome, code, text, correlation_id, stid)
-
-
-def _fsync_dir(directory: Path) -> None:
-    """Make a created, renamed or removed directory entry durable."""
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

@@ -1,0 +1,10 @@
+"""The client's commands, ``udb send`` and ``udb send-batch``: options, output, exit status.
+
+They are mounted in the ``udb`` command (:mod:`udb.cli`); what they do is the
+SDK's (:mod:`udb.client`) and the batch library's (:mod:`udb.client.batch`).
+
+* :mod:`udb.client.cli.settings` - the connection settings (flag > environment > TOML file);
+* :mod:`udb.client.cli.send` - ``udb send FILE``: one report;
+* :mod:`udb.client.cli.send_batch` - ``udb send-batch FILE --out RESULTS.csv``;
+* :mod:`udb.client.cli.progress` - its progress bar and summary table (rich).
+"""

@@ -151,3 +151,13 @@ def test_the_client_sdk_reaches_no_server_module() -> None:
         seen.add(module)
         todo.extend(graph[module])
     assert sorted(m for m in seen if _layer(m) in SERVER_SIDE) == []
+
+
+def test_no_two_public_types_share_a_name() -> None:
+    """A public class (no leading underscore) is defined once in all of src/udb."""
+    where: dict[str, list[str]] = {}
+    for module, path in modules().items():
+        for node in ast.parse(path.read_text(encoding="utf-8")).body:
+            if isinstance(node, ast.ClassDef) and not node.name.startswith("_"):
+                where.setdefault(node.name, []).append(module)
+    assert {name: found for name, found in where.items() if len(found) > 1} == {}

@@ -72,12 +72,12 @@ def persons() -> list[Person]:
 
 
 @dataclass(frozen=True, slots=True)
-class Loaded:
+class LoadedDemo:
     municipalities: int
     institutions: int
 
 
-def load(store: Store, now: datetime) -> Loaded:
+def load(store: Store, now: datetime) -> LoadedDemo:
     """Load the demo data set (again): all or nothing, idempotent."""
     with store.unit_of_work() as uow:
         municipalities = uow.municipalities.list()
@@ -87,4 +87,4 @@ def load(store: Store, now: datetime) -> Loaded:
         uow.systems.add(KOEBENHAVN_SYSTEM, [KOEBENHAVN * 1000 + 1], now)
         apply_persons(uow, persons(), now)
         uow.commit()
-    return Loaded(len(municipalities), len(kuis))
+    return LoadedDemo(len(municipalities), len(kuis))

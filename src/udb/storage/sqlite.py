@@ -32,7 +32,7 @@ from udb.domain.model import Person
 from udb.storage import migrations
 from udb.storage.base import IntegrityError, StagedRegister, StorageError, Store
 from udb.storage.sql import unit_of_work
-from udb.storage.sql.dialect import Connection, Params, SqliteDialect
+from udb.storage.sql.dialect import Params, SqlConnection, SqliteDialect
 from udb.storage.sql.persons import PERSON_COLUMNS, STAGING, new_token, person_values
 from udb.storage.sql.unit_of_work import SqlUnitOfWork
 
@@ -88,7 +88,7 @@ class _Connection(sqlite3.Connection):
         self.executemany(sql, rows)
 
 
-def _stage(db: Connection, persons: Iterable[Person], token: str) -> int:
+def _stage(db: SqlConnection, persons: Iterable[Person], token: str) -> int:
     """Stream ``persons`` into this connection's temporary staging table under ``token``.
 
     The table lives in SQLite's temp storage: filling it in a transaction of its

@@ -21,8 +21,8 @@ from udb.storage.sql.dialect import PostgresDialect, aware
 from udb.storage.sql.persons import PERSON_COLUMNS, person_of
 from udb.storage.sql.repositories import (
     REPORT_COLUMNS,
-    ReplayCache,
-    Reports,
+    SqlReplayCache,
+    SqlReports,
     block_values,
     report_of,
     report_values,
@@ -85,7 +85,7 @@ _RECEIVE = {
 }
 
 
-def receive(db: Session, arrival: Arrival, replay_cache: ReplayCache) -> Intake:
+def receive(db: Session, arrival: Arrival, replay_cache: SqlReplayCache) -> Intake:
     """One statement: the replay cache's insert and every lookup (see :func:`_receive_sql`)."""
     signed = arrival.certificate_fingerprint is not None
     keep_until = arrival.keep_until
@@ -117,7 +117,7 @@ def receive(db: Session, arrival: Arrival, replay_cache: ReplayCache) -> Intake:
 
 
 def record(
-    db: Session, record: ReportRecord, blocks: Sequence[Block], reports: Reports
+    db: Session, record: ReportRecord, blocks: Sequence[Block], reports: SqlReports
 ) -> int | None:
     """One statement: the report log's row, the history and the merge rule for each block."""
     params: list[Any] = list(report_values(record, DIALECT))

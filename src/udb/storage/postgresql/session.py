@@ -1,6 +1,6 @@
 """A pooled PostgreSQL connection that runs the portable SQL of :mod:`udb.storage.sql`.
 
-:class:`Session` is the :class:`~udb.storage.sql.dialect.Connection` of the
+:class:`Session` is the :class:`~udb.storage.sql.dialect.PgConnection` of the
 PostgreSQL adapter: statements with ``?`` placeholders are turned into
 psycopg's once (:meth:`~udb.storage.sql.dialect.PostgresDialect.native`), every
 driver or pool error becomes :class:`~udb.storage.base.StorageError` (with a
@@ -23,7 +23,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 from udb.storage.base import IntegrityError, StorageError
 from udb.storage.sql.dialect import Params, PostgresDialect
 
-Connection = psycopg.Connection[TupleRow]
+PgConnection = psycopg.Connection[TupleRow]
 #: parameters of a native statement: positional (``%s``) or named (``%(name)s``)
 NativeParams = Sequence[Any] | Mapping[str, Any]
 
@@ -62,7 +62,7 @@ def translated() -> Iterator[None]:
 class Session:
     """A connection whose statements fail with :class:`StorageError`, never a driver error."""
 
-    def __init__(self, conn: Connection, pool: ConnectionPool[Connection]) -> None:
+    def __init__(self, conn: PgConnection, pool: ConnectionPool[PgConnection]) -> None:
         self.conn = conn
         #: the pool ``conn`` goes back to (even if the store has opened another since)
         self.pool = pool
@@ -134,7 +134,7 @@ class Session:
         self._send_begin()
         return self.conn.execute(sql, params)
 
-    def _replace(self, broken: Connection) -> Connection:
+    def _replace(self, broken: PgConnection) -> PgConnection:
         """Give a broken connection back (every idle one is replaced too) and take another."""
         self.pool.drain()
         self.pool.putconn(broken)

@@ -5,7 +5,7 @@ UNLOGGED table (not written to the WAL: staged rows are scratch data that a
 crash may lose), under a random token, in a transaction of its own that locks
 no other table: reports go on meanwhile. Being a regular table, the staged rows
 are visible to the later unit of work whichever pooled connection it gets;
-:meth:`udb.storage.sql.persons.Persons.apply_staged` then works set-wise over
+:meth:`udb.storage.sql.persons.SqlPersons.apply_staged` then works set-wise over
 the token's rows, in a short transaction, and deletes them. The table is
 created on first use (``CREATE UNLOGGED TABLE IF NOT EXISTS``), outside the
 migration history: it holds no data between imports.
@@ -17,7 +17,7 @@ from collections.abc import Iterable
 
 from udb.domain.model import Person
 from udb.storage.postgresql.session import Session
-from udb.storage.sql.dialect import Connection, PostgresDialect
+from udb.storage.sql.dialect import PostgresDialect, SqlConnection
 from udb.storage.sql.persons import PERSON_COLUMNS, STAGING, person_values
 
 DIALECT = PostgresDialect()
@@ -29,7 +29,7 @@ _ANALYZE_FROM = 1000
 _CREATE_LOCK = 0x0DB0_0002
 
 
-def _ensure_table(db: Connection) -> None:
+def _ensure_table(db: SqlConnection) -> None:
     row = db.one(DIALECT.table_exists, (STAGING,))
     if row is not None and row[0]:
         return
@@ -47,7 +47,7 @@ def _ensure_table(db: Connection) -> None:
 
 
 def stage(
-    db: Connection, persons: Iterable[Person], token: str, *, replaces: str | None = None
+    db: SqlConnection, persons: Iterable[Person], token: str, *, replaces: str | None = None
 ) -> int:
     """COPY ``persons`` into the staging table under ``token``, in ``db``'s open transaction.
 

@@ -58,7 +58,7 @@ from udb.domain.model import Block, Person
 from udb.storage import migrations
 from udb.storage.base import Arrival, Intake, ReportRecord, StagedRegister, StorageError, Store
 from udb.storage.postgresql import intake, staging
-from udb.storage.postgresql.session import Connection, Session, split_url, translated
+from udb.storage.postgresql.session import PgConnection, Session, split_url, translated
 from udb.storage.sql import unit_of_work
 from udb.storage.sql.dialect import PostgresDialect
 from udb.storage.sql.persons import new_token
@@ -134,7 +134,7 @@ class PostgresStore(Store):
             self._kwargs["connect_timeout"] = CONNECT_TIMEOUT_S
         if "application_name" not in keys:
             self._kwargs["application_name"] = "udb"
-        self._pool: ConnectionPool[Connection] | None = None
+        self._pool: ConnectionPool[PgConnection] | None = None
         self._pool_lock = threading.Lock()
         self._local = threading.local()
 
@@ -145,14 +145,14 @@ class PostgresStore(Store):
 
     # connections -------------------------------------------------------
 
-    def _configure(self, conn: Connection) -> None:
+    def _configure(self, conn: PgConnection) -> None:
         conn.adapters.register_loader("bpchar", _UnpaddedChar)
         conn.execute(
             "SELECT set_config('TimeZone', 'UTC', false), set_config('lock_timeout', %s, false)",
             (f"{int(self.lock_timeout * 1000)}ms",),
         )
 
-    def _check(self, conn: Connection) -> None:
+    def _check(self, conn: PgConnection) -> None:
         """Try a connection taken from the pool, unless it was in use a moment ago.
 
         :meth:`ConnectionPool.check_connection` costs a round trip, so only a
@@ -175,11 +175,11 @@ class PostgresStore(Store):
                 pool.drain()
             raise
 
-    def pool(self) -> ConnectionPool[Connection]:
+    def pool(self) -> ConnectionPool[PgConnection]:
         """The connection pool, opened on first use."""
         with self._pool_lock:
             if self._pool is None:
-                pool: ConnectionPool[Connection] = ConnectionPool(
+                pool: ConnectionPool[PgConnection] = ConnectionPool(
                     self.conninfo,
                     kwargs=self._kwargs,
                     min_size=self.min_size,

@@ -7,7 +7,7 @@ the dialect for the few pieces that differ::
     db.execute("UPDATE persons SET updated_at = ?", (dialect.time(now),))
 
 A connection wrapper of each adapter takes that portable SQL
-(:class:`Connection`); the PostgreSQL one turns ``?`` into ``%s`` once per
+(:class:`SqlConnection`); the PostgreSQL one turns ``?`` into ``%s`` once per
 statement (:func:`PostgresDialect.native`). The dialect is chosen once, by the
 database URL, in :func:`udb.storage.open_store`.
 """
@@ -28,7 +28,7 @@ class Cursor(Protocol):
     def rowcount(self) -> int: ...
 
 
-class Connection(Protocol):
+class SqlConnection(Protocol):
     """A connection that runs portable SQL and fails with StorageError, never a driver error."""
 
     def execute(self, sql: str, params: Params = ()) -> Cursor: ...

@@ -5,7 +5,7 @@ Register data is first staged, outside the write transaction, in a table
 cpr_status, replaced_by): a temporary table of the connection in SQLite, an
 UNLOGGED table shared by every connection in PostgreSQL. How the rows get there
 is the adapter's (:data:`Stage`); applying them is the same set-wise
-statements for both (:meth:`Persons.apply_staged`).
+statements for both (:meth:`SqlPersons.apply_staged`).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from udb.domain.model import (
 )
 from udb.storage import base
 from udb.storage.base import PersonView, RegisterCounts, StagedRegister, StoredBlock
-from udb.storage.sql.dialect import Connection, Dialect, row_of
-from udb.storage.sql.repositories import Repository
+from udb.storage.sql.dialect import Dialect, SqlConnection, row_of
+from udb.storage.sql.repositories import SqlRepository
 
 STAGING = "register_staging"
 #: the columns of a person besides the CPR number, in persons and register_staging
@@ -37,7 +37,7 @@ _TOKEN_PREFIX = "staged-"  # noqa: S105 (a name, not a secret)
 _RESIDENT = "{t}.status = 'active' AND {t}.municipality_code IS NOT NULL"
 
 #: stage(db, persons, token): write ``persons`` to register_staging under ``token``; how many
-Stage = Callable[[Connection, Iterable[Person], str], int]
+Stage = Callable[[SqlConnection, Iterable[Person], str], int]
 
 
 def new_token() -> str:
@@ -73,8 +73,8 @@ def block_of(kind: BlockKind, row: Sequence[Any], dialect: Dialect) -> Block:
     return EducationWishBlock(tekst or "", when)
 
 
-class Persons(Repository, base.Persons):
-    def __init__(self, db: Connection, dialect: Dialect, stage: Stage) -> None:
+class SqlPersons(SqlRepository, base.Persons):
+    def __init__(self, db: SqlConnection, dialect: Dialect, stage: Stage) -> None:
         super().__init__(db, dialect)
         self._stage = stage
 

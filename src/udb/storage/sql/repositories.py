@@ -1,6 +1,6 @@
 """The repositories of :mod:`udb.storage.base` in SQL, written once for every dialect.
 
-Each repository holds a :class:`~udb.storage.sql.dialect.Connection` (the
+Each repository holds a :class:`~udb.storage.sql.dialect.SqlConnection` (the
 adapter's, in the unit of work's open transaction) and the
 :class:`~udb.storage.sql.dialect.Dialect`; statements use ``?`` placeholders
 and only the names of this module's constants. The persons (the register
@@ -32,7 +32,7 @@ from udb.storage.base import (
     RegisterCounts,
     ReportRecord,
 )
-from udb.storage.sql.dialect import Connection, Dialect
+from udb.storage.sql.dialect import Dialect, SqlConnection
 
 #: the columns of report_log a ReportRecord is read from (see :func:`report_of`)
 REPORT_COLUMNS = (
@@ -43,8 +43,8 @@ REPORT_COLUMNS = (
 BLOCK_COLUMNS = "kind, navn, mail, telefon, tekst, registered_at"
 
 
-class Repository:
-    def __init__(self, db: Connection, dialect: Dialect) -> None:
+class SqlRepository:
+    def __init__(self, db: SqlConnection, dialect: Dialect) -> None:
         self.db = db
         self.d = dialect
 
@@ -86,7 +86,7 @@ def block_values(block: Block, dialect: Dialect) -> tuple[Any, ...]:
     return (block.kind.value, navn, mail, telefon, tekst, dialect.time(block.registreringstid))
 
 
-class _ReferenceTable(Repository):
+class _ReferenceTable(SqlRepository):
     def _upsert(
         self, table: str, key: str, columns: Sequence[str], rows: Iterable[tuple[Any, ...]]
     ) -> ApplyCounts:
@@ -108,7 +108,7 @@ class _ReferenceTable(Repository):
         return todo.counts
 
 
-class Municipalities(_ReferenceTable, base.Municipalities):
+class SqlMunicipalities(_ReferenceTable, base.Municipalities):
     def upsert_many(self, municipalities: Iterable[Municipality]) -> ApplyCounts:
         return self._upsert(
             "municipalities", "code", ("name",), ((m.code, m.name) for m in municipalities)
@@ -122,7 +122,7 @@ class Municipalities(_ReferenceTable, base.Municipalities):
         return [Municipality(*row) for row in rows]
 
 
-class Institutions(_ReferenceTable, base.Institutions):
+class SqlInstitutions(_ReferenceTable, base.Institutions):
     def get(self, number: int) -> Institution | None:
         row = self.db.one(
             "SELECT number, municipality_code, name FROM institutions WHERE number = ?", (number,)
@@ -141,7 +141,7 @@ class Institutions(_ReferenceTable, base.Institutions):
         return {row[0] for row in self.db.all("SELECT number FROM institutions")}
 
 
-class Systems(Repository, base.Systems):
+class SqlSystems(SqlRepository, base.Systems):
     def get(self, name: str) -> ClientSystem | None:
         row = self.db.one("SELECT id FROM client_systems WHERE name = ?", (name,))
         return None if row is None else self._system(row[0], name)
@@ -228,7 +228,7 @@ class Systems(Repository, base.Systems):
         return None if row is None else self._system(row[0], row[1])
 
 
-class ReplayCache(Repository, base.ReplayCache):
+class SqlReplayCache(SqlRepository, base.ReplayCache):
     #: expired entries are purged on about one call in this many
     PURGE_EVERY = 500
     #: at most this many expired entries per purge (the transaction stays short)
@@ -260,7 +260,7 @@ class ReplayCache(Repository, base.ReplayCache):
         )
 
 
-class Reports(Repository, base.Reports):
+class SqlReports(SqlRepository, base.Reports):
     def find(self, system_id: int, system_transaction_id: str) -> ReportRecord | None:
         row = self.db.one(
             f"SELECT {REPORT_COLUMNS} FROM report_log"
@@ -318,7 +318,7 @@ class Reports(Repository, base.Reports):
         return current is not None and current[0] == history_id
 
 
-class CprImports(Repository, base.CprImports):
+class SqlCprImports(SqlRepository, base.CprImports):
     _COLUMNS = (
         "file_name, file_sha256, kind, task_number, production_date, previous_production_date,"
         " persons, added, changed, made_non_resident, unchanged, unregistered, warnings,"

@@ -14,15 +14,15 @@ from datetime import UTC, datetime
 
 from udb.storage import migrations
 from udb.storage.base import StorageError, UnitOfWork
-from udb.storage.sql.dialect import Connection, Dialect, Params
-from udb.storage.sql.persons import Persons, Stage
+from udb.storage.sql.dialect import Dialect, Params, SqlConnection
+from udb.storage.sql.persons import SqlPersons, Stage
 from udb.storage.sql.repositories import (
-    CprImports,
-    Institutions,
-    Municipalities,
-    ReplayCache,
-    Reports,
-    Systems,
+    SqlCprImports,
+    SqlInstitutions,
+    SqlMunicipalities,
+    SqlReplayCache,
+    SqlReports,
+    SqlSystems,
 )
 
 _SCHEMA_TABLE = (
@@ -34,20 +34,20 @@ _SCHEMA_TABLE = (
 class SqlUnitOfWork(UnitOfWork):
     """Every repository over one connection, inside one transaction."""
 
-    replay: ReplayCache
-    reports: Reports
+    replay: SqlReplayCache
+    reports: SqlReports
 
-    def bind(self, db: Connection, dialect: Dialect, stage: Stage) -> None:
-        self.municipalities = Municipalities(db, dialect)
-        self.institutions = Institutions(db, dialect)
-        self.systems = Systems(db, dialect)
-        self.persons = Persons(db, dialect, stage)
-        self.reports = Reports(db, dialect)
-        self.cpr_imports = CprImports(db, dialect)
-        self.replay = ReplayCache(db, dialect)
+    def bind(self, db: SqlConnection, dialect: Dialect, stage: Stage) -> None:
+        self.municipalities = SqlMunicipalities(db, dialect)
+        self.institutions = SqlInstitutions(db, dialect)
+        self.systems = SqlSystems(db, dialect)
+        self.persons = SqlPersons(db, dialect, stage)
+        self.reports = SqlReports(db, dialect)
+        self.cpr_imports = SqlCprImports(db, dialect)
+        self.replay = SqlReplayCache(db, dialect)
 
 
-def schema_version(db: Connection, dialect: Dialect) -> int:
+def schema_version(db: SqlConnection, dialect: Dialect) -> int:
     """The newest migration applied (0 for an empty database)."""
     exists = db.one(dialect.table_exists, ("schema_migrations",))
     if exists is None or not exists[0]:
@@ -57,7 +57,7 @@ def schema_version(db: Connection, dialect: Dialect) -> int:
 
 
 def apply_migrations(
-    db: Connection, dialect: Dialect, begin: Sequence[tuple[str, Params]]
+    db: SqlConnection, dialect: Dialect, begin: Sequence[tuple[str, Params]]
 ) -> list[int]:
     """Apply every migration not applied yet, each in its own transaction.
 

@@ -14,12 +14,13 @@ import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 from lxml import etree
 
 from udb import wssecurity
+from udb.config import Security
 from udb.contract.violations import Violation, at, element_name
 from udb.domain.clock import utc_now
 from udb.domain.model import Signature, Submission
@@ -29,16 +30,9 @@ from udb.soap import envelope, faults, messages
 from udb.soap.version import SoapVersion
 from udb.storage.base import Store
 
+__all__ = ["Endpoint", "Reply", "Security", "media_type"]
+
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class Security:
-    """How requests are authenticated."""
-
-    policy: wssecurity.SecurityPolicy = field(default_factory=wssecurity.SecurityPolicy)
-    #: False only in insecure development mode: unsigned requests are accepted
-    required: bool = True
 
 
 @dataclass(frozen=True, slots=True)

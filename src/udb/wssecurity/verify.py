@@ -17,14 +17,21 @@ The one shape accepted (the live platform's, see ``sign``)::
       <s:Body u:Id="BodyRef">  exactly one element
     </s:Envelope>
 
+The envelope is not walked here: :func:`verify` takes the parts the SOAP
+layer found once (:class:`EnvelopeParts`, :func:`udb.soap.envelope.parse`):
+the Envelope element, its Header and Body children and the ``wsse:Security``
+blocks of the Header. A signed envelope with a second Body, or with its Body
+moved into the Header, is refused here as signature wrapping, before anyone
+looks at the envelope's structure.
+
 Every reference is resolved strictly (:mod:`udb.wssecurity.ids`) before
-python-xmlsec sees it: the Id must name exactly one element in the whole
-document, and the two elements must be THE Body of the envelope
+python-xmlsec sees it, and the two elements must be THE Body of the envelope
 and THE Timestamp of the Security header. Only those two attributes are then
 registered as IDs for xmlsec; xmlsec's own lookup (``xmlsec.tree.add_ids``)
 takes the first of several equal Ids and is not used.
 
-The result is a :class:`VerifiedMessage`; callers read the request only
+The result is a :class:`VerifiedMessage`, or an :class:`UnsignedMessage`
+for an envelope without a WS-Security header; callers read the request only
 from it.
 """
 
@@ -32,8 +39,11 @@ from __future__ import annotations
 
 import base64
 import functools
+import hashlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Protocol
 
 import xmlsec
 from cryptography import x509
@@ -45,7 +55,7 @@ from udb.wssecurity.ids import index_ids, resolve
 from udb.wssecurity.policy import SecurityError, SecurityPolicy
 from udb.wssecurity.tokens import base64_value, certificate_of, timestamp_of
 
-__all__ = ["SecurityError", "VerifiedMessage", "index_ids", "verify"]
+__all__ = ["EnvelopeParts", "SecurityError", "UnsignedMessage", "VerifiedMessage", "verify"]
 
 _C = xmlsec.constants
 EXC_C14N = _C.TransformExclC14N.href
@@ -56,6 +66,26 @@ DIGEST_METHODS = {_C.TransformSha256.href: False, _C.TransformSha1.href: True}
 _BODIES = frozenset(ns.qname(env, "Body") for env in (ns.SOAP12_ENV, ns.SOAP11_ENV))
 
 
+class EnvelopeParts(Protocol):
+    """What the SOAP layer found in a parsed envelope, once (:func:`udb.soap.envelope.parse`)."""
+
+    @property
+    def envelope(self) -> etree._Element:
+        """The Envelope element, the root of the document."""
+
+    @property
+    def headers(self) -> Sequence[etree._Element]:
+        """The Envelope's ``Header`` children (of its SOAP version)."""
+
+    @property
+    def bodies(self) -> Sequence[etree._Element]:
+        """The Envelope's ``Body`` children."""
+
+    @property
+    def security_headers(self) -> Sequence[etree._Element]:
+        """The ``wsse:Security`` children of those Headers, in document order."""
+
+
 @dataclass(frozen=True, slots=True)
 class VerifiedMessage:
     """What the signature proved; everything after verification reads only this."""
@@ -63,11 +93,27 @@ class VerifiedMessage:
     body: etree._Element
     payload: etree._Element
     certificate: x509.Certificate
+    #: SHA-256 of the certificate (DER), hex: it identifies the caller
     fingerprint: str
     created: datetime
     expires: datetime
     signature_value: str
     uses_sha1: bool
+    #: the replay cache's key (SHA-256 of the SignatureValue, hex) and how long to keep
+    #: it: until Expires plus the clock skew, as long as the message could be accepted
+    replay_key: str
+    keep_until: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class UnsignedMessage:
+    """An envelope without a WS-Security header: nothing was verified, nothing is trusted.
+
+    ``body`` is the envelope's one Body, as found (None if it has none or several);
+    only insecure development mode serves such a request.
+    """
+
+    body: etree._Element | None
 
 
 def _tag(namespace: str, local: str) -> str:
@@ -143,8 +189,9 @@ def _verification_key(certificate: x509.Certificate) -> xmlsec.Key:
         raise SecurityError("the certificate's key cannot be used for verification") from None
 
 
-def _security(envelope: etree._Element) -> tuple[etree._Element, ...]:
+def _security(parts: EnvelopeParts) -> tuple[etree._Element, ...]:
     """THE Body, and the Timestamp, BinarySecurityToken and Signature of THE Security header."""
+    envelope = parts.envelope
     name = etree.QName(envelope)
     if (
         name.localname != "Envelope"
@@ -152,22 +199,15 @@ def _security(envelope: etree._Element) -> tuple[etree._Element, ...]:
         or envelope.getparent() is not None
     ):
         raise SecurityError("the document is not a SOAP envelope")
-    bodies = [child for child in envelope if child.tag == _tag(name.namespace, "Body")]
-    if len(bodies) != 1:
+    if len(parts.bodies) != 1:
         raise SecurityError("the envelope must have exactly one Body")
-    headers = [child for child in envelope if child.tag == _tag(name.namespace, "Header")]
-    if not headers:
-        raise SecurityError("the envelope has no Header (a WS-Security header is required)")
-    if len(headers) > 1:
+    if len(parts.headers) > 1:
         raise SecurityError("the envelope has more than one Header")
-    securities = [child for child in headers[0] if child.tag == _tag(ns.WSSE, "Security")]
-    if not securities:
-        raise SecurityError("the Header has no WS-Security (wsse:Security) header")
-    if len(securities) > 1:
+    if len(parts.security_headers) > 1:
         raise SecurityError("the Header has more than one WS-Security header")
-    security = securities[0]
+    (security,) = parts.security_headers
     return (
-        bodies[0],
+        parts.bodies[0],
         _one(security, _tag(ns.WSU, "Timestamp"), "Timestamp"),
         _one(security, _tag(ns.WSSE, "BinarySecurityToken"), "BinarySecurityToken"),
         _one(security, _tag(ns.DS, "Signature"), "Signature"),
@@ -234,11 +274,16 @@ def _check_key_info(
         raise SecurityError("KeyInfo does not reference the BinarySecurityToken")
 
 
-def verify(envelope: etree._Element, *, policy: SecurityPolicy, now: datetime) -> VerifiedMessage:
-    """Verify the WS-Security header of ``envelope`` (the root, parsed by ``safexml``).
+def verify(
+    envelope: EnvelopeParts, *, policy: SecurityPolicy, now: datetime
+) -> VerifiedMessage | UnsignedMessage:
+    """Verify the WS-Security header of ``envelope`` (its parts, as parsed by ``safexml``).
 
-    Raises :class:`SecurityError` for every failed check, and nothing else
-    for any content of the message. ``now`` must be timezone-aware.
+    An envelope without a ``wsse:Security`` header gives an
+    :class:`UnsignedMessage`; whether such a request is served is the
+    caller's setting. Otherwise raises :class:`SecurityError` for every failed
+    check, and nothing else for any content of the message. ``now`` must be
+    timezone-aware.
 
     Side effect: the ``wsu:Id`` attributes of the Body and the Timestamp are
     registered as IDs in the lxml document (libxml2's ID table), which xmlsec
@@ -246,6 +291,8 @@ def verify(envelope: etree._Element, *, policy: SecurityPolicy, now: datetime) -
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be a timezone-aware datetime")
+    if not envelope.security_headers:
+        return UnsignedMessage(envelope.bodies[0] if len(envelope.bodies) == 1 else None)
     now = now.astimezone(UTC)
     body, timestamp, token, signature = _security(envelope)
     certificate = certificate_of(token)
@@ -254,7 +301,7 @@ def verify(envelope: etree._Element, *, policy: SecurityPolicy, now: datetime) -
     if [part.tag for part in parts] != expected:
         raise SecurityError("the Signature must hold SignedInfo, SignatureValue and KeyInfo only")
     signed_info, signature_value, key_info = parts
-    ids = index_ids(envelope)
+    ids = index_ids(envelope.envelope)
     uses_sha1 = _check_signed_info(signed_info, body, timestamp, ids, policy)
     value, raw = base64_value(signature_value, "SignatureValue")
     if base64.b64encode(raw).decode("ascii") != value:  # one spelling per signature: replay key
@@ -276,6 +323,8 @@ def verify(envelope: etree._Element, *, policy: SecurityPolicy, now: datetime) -
         expires=expires,
         signature_value=value,
         uses_sha1=uses_sha1,
+        replay_key=hashlib.sha256(value.encode("ascii")).hexdigest(),
+        keep_until=expires + policy.clock_skew,
     )
 
 

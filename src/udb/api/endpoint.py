@@ -11,7 +11,7 @@ and body. Each step is owned by one module and only hands its result on:
    and expiry, or an unsigned message (served in insecure development mode only);
 4. :func:`udb.soap.envelope.checked_payload`: structure and schema of that Body;
 5. :func:`udb.soap.messages.read_submission`: the domain's Submission;
-6. the use case: :func:`udb.service.reports.submit` or :func:`udb.service.reports.ping`;
+6. the use case: :func:`udb.service.reports.submit` or :func:`udb.service.ping.ping`;
 7. the answer (:mod:`udb.soap.messages`), or for whatever any step raised the
    fault of the one table in :mod:`udb.soap.faults`.
 
@@ -34,7 +34,7 @@ from udb import wssecurity
 from udb.config import Security
 from udb.contract.violations import Violation
 from udb.domain.clock import utc_now
-from udb.service import reports
+from udb.service import ping, reports
 from udb.soap import envelope, faults, messages
 from udb.soap.version import SoapVersion
 from udb.storage.base import Store
@@ -150,7 +150,7 @@ class Endpoint:
         received_at: datetime,
         correlation_id: str,
     ) -> Reply:
-        up = reports.ping(self.store)  # 6
+        up = ping.ping(messages.signature_of(message), self.store, received_at)  # 6
         body = messages.ping_response(request.version, up)  # 7
         status = "up" if up else "down"
         return Reply(200, request.version.content_type, body, correlation_id, status)

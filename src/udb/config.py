@@ -19,22 +19,40 @@ UDB_WSSE_CLOCK_SKEW_S     300                        tolerance for Timestamp and
 UDB_INSECURE_DEV_MODE     false                      accept unsigned requests (never in
                                                      production)
 ========================  =========================  ==================================
+
+:meth:`Settings.security` builds the WS-Security settings from the last four:
+the verification policy, with the trust anchors read and checked, and
+whether requests must be signed.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from cryptography import x509
+
+from udb.wssecurity.policy import SecurityPolicy, load_trust_anchors
 
 DEFAULT_DATABASE_URL = "sqlite:///./udb.sqlite3"
 
 
 class ConfigError(ValueError):
     """A setting has a value the service cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Security:
+    """How requests are authenticated (:meth:`Settings.security`)."""
+
+    policy: SecurityPolicy = field(default_factory=SecurityPolicy)
+    #: False only in insecure development mode: unsigned requests are accepted
+    required: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,6 +127,23 @@ class Settings:
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+    def security(self) -> Security:
+        """The WS-Security settings; :class:`ConfigError` for an unusable trust anchor file."""
+        anchors: tuple[x509.Certificate, ...] = ()
+        if self.trust_anchors:
+            try:
+                pem = Path(self.trust_anchors).read_bytes()
+            except OSError as exc:
+                raise ConfigError(f"cannot read the trust anchors: {exc.strerror}") from None
+            try:
+                anchors = load_trust_anchors(pem)
+            except ValueError as exc:
+                raise ConfigError(str(exc)) from None
+        policy = SecurityPolicy(
+            allow_sha1=self.allow_sha1, clock_skew=self.clock_skew, trust_anchors=anchors
+        )
+        return Security(policy=policy, required=not self.insecure_dev_mode)
 
 
 def _bool(env: Mapping[str, str], name: str) -> bool:

@@ -1,4 +1,7 @@
-"""WS-Security at a running server: secure by default, certificates pinned, replays refused."""
+"""WS-Security at a running server: secure by default, certificates pinned, replays refused.
+
+Every operation is authenticated alike: a Ping as a report.
+"""
 
 from __future__ import annotations
 
@@ -105,6 +108,30 @@ def test_a_signed_report_is_accepted_once(secure: Server, pki: Path, digest: str
 def test_a_signed_ping_answers_up(secure: Server, pki: Path) -> None:
     response = secure.post(signed(example("ping.xml"), keys(pki / "ca1")))
     assert b"<v1:Status>up</v1:Status>" in response.content
+
+
+def test_a_replayed_signed_ping_is_refused(secure: Server, pki: Path) -> None:
+    body = signed(example("ping.xml"), keys(pki / "ca1"))
+    assert b"<v1:Status>up</v1:Status>" in secure.post(body).content
+    replay = secure.post(body)
+    assert replay.status_code == 400
+    f = fault(replay)
+    assert (f.reason, f.error_code) == ("Security error", "IPL000003")
+    assert "replay" in f.details
+    fresh = secure.post(signed(example("ping.xml"), keys(pki / "ca1")))
+    assert b"<v1:Status>up</v1:Status>" in fresh.content
+
+
+def test_a_signed_ping_with_an_unregistered_certificate_is_access_denied(
+    secure: Server, pki: Path
+) -> None:
+    stranger = leaf_of(pki / "ca1", "Vejledningssystem-Aarhus")
+    response = secure.post(signed(example("ping.xml"), stranger))
+    assert response.status_code == 400
+    f = fault(response)
+    assert (f.reason, f.error_code) == ("Access denied", "IPL000004")
+    assert "not registered" in f.details
+    assert "Ping fault IPL000004 status=400" in secure.log()
 
 
 def test_a_tampered_body_is_refused(secure: Server, pki: Path) -> None:

@@ -21,7 +21,7 @@ from tests.unit.clientsupport import (
     signature_of,
     stid_of,
 )
-from udb import safexml, wssecurity
+from udb import wssecurity
 from udb.client import (
     AsyncUdbClient,
     ConnectError,
@@ -35,7 +35,8 @@ from udb.client import (
     UnexpectedResponse,
 )
 from udb.client._retry import Schedule
-from udb.soap import faults
+from udb.soap import envelope, faults
+from udb.soap.version import SoapVersion
 from udb.wssecurity import SecurityPolicy
 
 SYSTEM = "Vejledningssystem-Aarhus"
@@ -66,8 +67,11 @@ def test_retried_with_the_same_transaction_id_and_a_fresh_signature(failure: obj
     assert len(set(signatures)) == 3  # signed afresh: the service refuses a replayed signature
     for request in script.requests:  # and each one verifies, with its own fresh Timestamp
         verified = wssecurity.verify(
-            safexml.parse(request.content), policy=SecurityPolicy(), now=datetime.now(UTC)
+            envelope.parse(request.content, SoapVersion.SOAP12),
+            policy=SecurityPolicy(),
+            now=datetime.now(UTC),
         )
+        assert isinstance(verified, wssecurity.VerifiedMessage)
         assert verified.created <= datetime.now(UTC)
 
 

@@ -22,7 +22,7 @@ from tests.unit.clientsupport import (
     keys,
     sample_report,
 )
-from udb import ns, safexml, wssecurity
+from udb import ns, wssecurity
 from udb.client import (
     AccessDeniedFault,
     AsyncUdbClient,
@@ -31,6 +31,8 @@ from udb.client import (
     UdbError,
 )
 from udb.domain.clock import utc_now
+from udb.soap import envelope
+from udb.soap.version import SoapVersion
 
 ENDPOINT = "http://udb.test/services/UDB/IndberetningKontaktJobOgUddOensker/v1"
 
@@ -190,8 +192,10 @@ def test_requests_are_signed_as_the_platform_expects(digest: str, method: str) -
     with make(digest=digest, transport=httpx.MockTransport(script)) as c:
         c.send(sample_report())
     (request,) = script.requests
-    root = safexml.parse(request.content)
-    verified = wssecurity.verify(root, policy=wssecurity.SecurityPolicy(), now=utc_now())
+    parsed = envelope.parse(request.content, SoapVersion.SOAP12)
+    root = parsed.envelope
+    verified = wssecurity.verify(parsed, policy=wssecurity.SecurityPolicy(), now=utc_now())
+    assert isinstance(verified, wssecurity.VerifiedMessage)
     assert verified.payload.tag == ns.qname(ns.IPL, "IndberetningKontaktJobOgUddOenskerRequest")
     assert verified.uses_sha1 is (digest == "sha1")
     assert f"#{method}".encode() in request.content

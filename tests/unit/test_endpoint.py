@@ -22,7 +22,8 @@ from tests.unit.xmlsamples import (
     request,
 )
 from udb import ns, safexml
-from udb.api.endpoint import Endpoint, Reply, Security
+from udb.api.endpoint import Endpoint, Reply
+from udb.config import Security
 from udb.domain.model import Institution, Municipality, Person, PersonStatus
 from udb.service.reports import ReportPolicy
 from udb.storage import Store, open_store

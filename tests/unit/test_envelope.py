@@ -1,9 +1,10 @@
-"""Reading request envelopes: SOAP version, shape, headers."""
+"""Reading request envelopes: parse (version, parts found), then the checked payload."""
 
 from __future__ import annotations
 
 import pytest
 
+from tests.unit.wssamples import NOW, signed
 from tests.unit.xmlsamples import (
     CPR,
     PING_XML,
@@ -15,8 +16,8 @@ from tests.unit.xmlsamples import (
     security_header,
     unknown_header,
 )
-from udb import ns
-from udb.soap import envelope
+from udb import ns, wssecurity
+from udb.soap import envelope, faults
 from udb.soap.faults import SCHEMA, InvalidRequest
 from udb.soap.version import SoapVersion
 
@@ -30,7 +31,7 @@ def refused(data: bytes | str, version: SoapVersion = V12) -> str:
         data = data.encode("utf-8")
     with pytest.raises(InvalidRequest) as caught:
         envelope.read(data, version)
-    assert caught.value.spec is SCHEMA
+    assert faults.spec_for(caught.value) is SCHEMA
     (violation,) = caught.value.violations
     return violation.reason
 
@@ -154,9 +155,12 @@ def test_must_understand_header_is_refused(version: SoapVersion, soap11: bool, v
 
 @pytest.mark.parametrize(("version", "soap11"), [(V12, False), (V11, True)])
 def test_the_ws_security_header_is_understood(version: SoapVersion, soap11: bool) -> None:
-    env = envelope.read(request(soap11=soap11, header=security_header("1")), version)
-    assert env.signed and env.root is not None and env.payload.tag == REPORT
-    assert not envelope.read(request(soap11=soap11), version).signed
+    data = request(soap11=soap11, header=security_header("1"))
+    parsed = envelope.parse(data, version)
+    assert parsed.signed
+    assert [e.tag for e in parsed.security_headers] == [envelope.SECURITY]
+    assert envelope.read(data, version).payload.tag == REPORT
+    assert not envelope.parse(request(soap11=soap11), version).signed
 
 
 @pytest.mark.parametrize(("version", "soap11"), [(V12, False), (V11, True)])
@@ -215,3 +219,66 @@ def test_dtd_is_invalid_request() -> None:
     )
     reason = refused(data)
     assert reason == "a document type declaration (DTD) is not allowed"
+
+
+# parse: the parts found once, nothing else refused ----------------------------------------
+
+
+@pytest.mark.parametrize(("version", "soap11"), [(V12, False), (V11, True)])
+def test_parse_finds_the_parts_once(version: SoapVersion, soap11: bool) -> None:
+    data = request(soap11=soap11, header=security_header("1"))
+    parsed = envelope.parse(data, version)
+    root = parsed.envelope
+    env = version.envelope_ns
+    assert (parsed.version, parsed.source, root.getparent()) == (version, data, None)
+    assert parsed.headers == (root.find(ns.qname(env, "Header")),)
+    assert parsed.bodies == (root.find(ns.qname(env, "Body")),)
+    assert parsed.security_headers == (parsed.headers[0][0],)
+
+
+def test_parse_leaves_the_structure_to_verification_and_the_payload_check() -> None:
+    body = f"<s:Body>{PING}</s:Body>"
+    document = (
+        f'<s:Envelope xmlns:s="{SOAP12_ENV}">{CPR}{body}<s:Header/><s:Header/>{body}</s:Envelope>'
+    )
+    parsed = envelope.parse(document.encode(), V12)
+    assert (len(parsed.headers), len(parsed.bodies), parsed.signed) == (2, 2, False)
+    message = wssecurity.verify(parsed, policy=wssecurity.SecurityPolicy(), now=NOW)
+    assert isinstance(message, wssecurity.UnsignedMessage) and message.body is None
+    with pytest.raises(InvalidRequest) as caught:
+        envelope.checked_payload(parsed, message)
+    assert caught.value.violations[0].reason == "text is not allowed in Envelope"
+
+
+def test_a_security_header_in_any_header_makes_the_request_signed() -> None:
+    document = (
+        f'<s:Envelope xmlns:s="{SOAP12_ENV}"><s:Header/>'
+        f"{security_header('1')}<s:Body>{PING}</s:Body></s:Envelope>"
+    )
+    parsed = envelope.parse(document.encode(), V12)
+    assert parsed.signed
+    with pytest.raises(wssecurity.SecurityError, match="more than one Header"):
+        wssecurity.verify(parsed, policy=wssecurity.SecurityPolicy(), now=NOW)
+
+
+# checked_payload: the verified Body only --------------------------------------------------
+
+
+@pytest.mark.parametrize(("version", "soap11"), [(V12, False), (V11, True)])
+def test_the_checked_payload_is_the_verified_one(version: SoapVersion, soap11: bool) -> None:
+    parsed = envelope.parse(signed(soap11=soap11), version)
+    message = wssecurity.verify(parsed, policy=wssecurity.SecurityPolicy(), now=NOW)
+    assert isinstance(message, wssecurity.VerifiedMessage)
+    checked = envelope.checked_payload(parsed, message)
+    assert checked.payload is message.payload
+    assert checked.header is parsed.headers[0]
+    assert (checked.version, checked.source) == (version, parsed.source)
+
+
+def test_a_verified_body_is_still_checked_against_the_schema() -> None:
+    parsed = envelope.parse(signed(envelope=request(replace={"CPRNr": "12345"})), V12)
+    message = wssecurity.verify(parsed, policy=wssecurity.SecurityPolicy(), now=NOW)
+    with pytest.raises(InvalidRequest) as caught:
+        envelope.checked_payload(parsed, message)
+    (violation,) = caught.value.violations
+    assert violation.reason == "element CPRNr: value must be exactly 10 digits 0-9"

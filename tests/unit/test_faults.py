@@ -13,10 +13,11 @@ import udb.contract
 from tests.unit.xmlsamples import FAULT_EXAMPLE_XML
 from udb import ns, safexml
 from udb.contract.violations import Violation
-from udb.service.errors import AccessDenied, ServiceError, TransactionIdReused
+from udb.service.errors import AccessDenied, Replayed, ServiceError, TransactionIdReused
 from udb.soap import faults
 from udb.soap.faults import FaultCode, FaultSpec
 from udb.soap.version import SoapVersion
+from udb.wssecurity import SecurityError
 
 V12, V11 = SoapVersion.SOAP12, SoapVersion.SOAP11
 CORRELATION_ID = "3e5f08f7-53c0-4f9e-9743-b83cb8c65f42"
@@ -75,6 +76,8 @@ def test_error_messages_of_the_live_platform() -> None:
     [
         (faults.InvalidRequest([Violation(1, 1, "x")]), "IPL000002"),
         (faults.BodyTooLarge("too large"), "IPL000006"),
+        (SecurityError("the signature does not verify"), "IPL000003"),
+        (Replayed("again"), "IPL000003"),
         (AccessDenied("no"), "IPL000004"),
         (TransactionIdReused("again"), "IPL000005"),
         (ServiceError("other"), "IPL000001"),
@@ -88,9 +91,34 @@ def test_spec_for(exc: BaseException, error_code: str) -> None:
 
 def test_details_of_unexpected_errors_are_never_passed_on() -> None:
     assert faults.details_for(RuntimeError("secret 0101901234")) is None
+    assert faults.details_for(ServiceError("secret 0101901234")) is None
     assert faults.details_for(AccessDenied("SystemName is not registered")) == (
         "SystemName is not registered"
     )
+    assert faults.details_for(SecurityError("the Timestamp has expired")) == (
+        "the Timestamp has expired"
+    )
+    assert faults.details_for(faults.BodyTooLarge("over 65536 bytes")) == "over 65536 bytes"
+
+
+def test_one_table_maps_exceptions_to_faults() -> None:
+    assert {cls.__name__: spec.error_code for cls, spec in faults.FAULTS.items()} == {
+        "InvalidRequest": "IPL000002",
+        "SecurityError": "IPL000003",
+        "Replayed": "IPL000003",
+        "AccessDenied": "IPL000004",
+        "TransactionIdReused": "IPL000005",
+        "BodyTooLarge": "IPL000006",
+    }
+    with pytest.raises(TypeError):
+        faults.FAULTS[KeyError] = faults.SCHEMA  # type: ignore[index]
+
+
+def test_a_subclass_gets_its_ancestors_fault() -> None:
+    class Expired(SecurityError):
+        pass
+
+    assert faults.spec_for(Expired("the Timestamp has expired")) is faults.SECURITY
 
 
 def test_invalid_request_details_list_every_violation() -> None:

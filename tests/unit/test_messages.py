@@ -10,11 +10,13 @@ import pytest
 from lxml import etree
 
 import udb.contract
+from tests.unit.wssamples import NOW, signed
 from tests.unit.xmlsamples import (
     CPR,
     INSTITUTION,
     MAIL,
     NAME,
+    PING_XML,
     SYSTEM,
     TRANSACTION_ID,
     position,
@@ -22,10 +24,11 @@ from tests.unit.xmlsamples import (
     request_text,
 )
 from udb import ns, safexml
-from udb.domain.model import ErrorCode, Outcome, ReportContent
+from udb.domain.model import ErrorCode, Outcome, ReportContent, Signature
 from udb.soap import envelope, messages
 from udb.soap.faults import InvalidRequest
 from udb.soap.version import SoapVersion
+from udb.wssecurity import SecurityPolicy, UnsignedMessage, VerifiedMessage, verify
 
 CORRELATION_ID = "0d3f8c52-9a0e-4a57-8f55-6b1b6c1d2e77"
 
@@ -208,3 +211,46 @@ def test_ping_response_is_valid(version: SoapVersion, up: bool) -> None:
     assert response.tag == ns.qname(ns.IPL, "PingResponse")
     assert_valid(response)
     assert response.findtext(ns.qname(ns.IPL, "Status")) == ("up" if up else "down")
+
+
+# The operation, and the Submission with the authentication result ---------------------------
+
+
+def test_the_operation_is_told_by_the_payload() -> None:
+    assert messages.operation(envelope.read(request(), SoapVersion.SOAP12)) is (
+        messages.Operation.REPORT
+    )
+    ping = envelope.read(PING_XML.encode(), SoapVersion.SOAP12)
+    assert messages.operation(ping) is messages.Operation.PING
+    assert (messages.Operation.PING.value, messages.Operation.REPORT.value) == (
+        "Ping",
+        "Indberetning",
+    )
+
+
+def test_an_unsigned_submission_has_no_signature() -> None:
+    checked = envelope.read(request(), SoapVersion.SOAP12)
+    received = datetime(2026, 11, 26, 10, 0, tzinfo=UTC)
+    message = UnsignedMessage(checked.payload.getparent())
+    submission = messages.read_submission(
+        checked, message, received_at=received, correlation_id=CORRELATION_ID
+    )
+    assert (submission.system_name, submission.system_transaction_id) == (SYSTEM, TRANSACTION_ID)
+    assert (submission.received_at, submission.correlation_id) == (received, CORRELATION_ID)
+    assert submission.report == messages.read_report(checked.payload, checked.source)
+    assert submission.signature is None
+    assert messages.signature_of(message) is None
+
+
+def test_a_signed_submission_carries_what_verification_proved() -> None:
+    parsed = envelope.parse(signed(), SoapVersion.SOAP12)
+    message = verify(parsed, policy=SecurityPolicy(), now=NOW)
+    assert isinstance(message, VerifiedMessage)
+    checked = envelope.checked_payload(parsed, message)
+    submission = messages.read_submission(
+        checked, message, received_at=NOW, correlation_id=CORRELATION_ID
+    )
+    assert submission.signature == Signature(
+        message.fingerprint, message.replay_key, message.keep_until
+    )
+    assert submission.system_name == SYSTEM

@@ -71,7 +71,8 @@ def test_must_understand_is_an_xs_boolean(value: str) -> None:
 )
 def test_other_contract_elements_are_not_operations(body: str) -> None:
     from tests.unit.xmlsamples import IPL_NS, UDB_NS
-    from udb.api.endpoint import Endpoint, Security
+    from udb.api.endpoint import Endpoint
+    from udb.config import Security
     from udb.service.reports import ReportPolicy
 
     class NoStore:  # the answer comes before any storage is touched

@@ -12,7 +12,17 @@ from cryptography.hazmat.primitives import hashes
 from lxml import etree
 
 from tests.unit import wssamples
-from tests.unit.wssamples import NOW, SIGNED_REQUEST_XML, client, part, q, security, signed
+from tests.unit.wssamples import (
+    NOW,
+    SIGNED_REQUEST_XML,
+    client,
+    parsed,
+    part,
+    q,
+    security,
+    signed,
+    verified,
+)
 from tests.unit.xmlsamples import request, request_text
 from udb import ns, safexml
 from udb.wssecurity import SecurityPolicy, load_trust_anchors, sign, verify
@@ -23,8 +33,9 @@ C = xmlsec.constants
 @pytest.mark.parametrize("soap11", [False, True], ids=["soap12", "soap11"])
 @pytest.mark.parametrize("digest", ["sha1", "sha256"])
 def test_round_trip(soap11: bool, digest: str) -> None:
-    root = safexml.parse(signed(digest=digest, soap11=soap11))
-    result = verify(root, policy=SecurityPolicy(), now=NOW)
+    envelope = parsed(signed(digest=digest, soap11=soap11))
+    root = envelope.envelope
+    result = verify(envelope, policy=SecurityPolicy(), now=NOW)
     env = ns.SOAP11_ENV if soap11 else ns.SOAP12_ENV
     assert result.body is root.find(q(env, "Body"))
     assert result.payload is result.body[0]
@@ -39,7 +50,7 @@ def test_round_trip(soap11: bool, digest: str) -> None:
 
 
 def test_verified_message_is_frozen() -> None:
-    result = verify(safexml.parse(signed()), policy=SecurityPolicy(), now=NOW)
+    result = verified(signed(), policy=SecurityPolicy(), now=NOW)
     with pytest.raises(dataclasses.FrozenInstanceError):
         result.uses_sha1 = True  # type: ignore[misc]
 
@@ -88,32 +99,32 @@ def test_default_created_is_now() -> None:
         "Today", client().key, not_before=now - day, not_after=now + day
     )
     data = sign(request(), key_pem=identity.key_pem, cert_pem=identity.cert_pem)
-    assert (
-        verify(safexml.parse(data), policy=SecurityPolicy(), now=now).certificate
-        == identity.certificate
-    )
+    assert verified(data, policy=SecurityPolicy(), now=now).certificate == identity.certificate
 
 
 def test_a_header_is_created_when_absent() -> None:
     data = signed(envelope=request_text().replace("<s:Header/>", "").encode())
-    root = safexml.parse(data)
+    envelope = parsed(data)
+    root = envelope.envelope
     assert root[0].tag == q(ns.SOAP12_ENV, "Header")
-    assert verify(root, policy=SecurityPolicy(), now=NOW).body is root[1]
+    assert verify(envelope, policy=SecurityPolicy(), now=NOW).body is root[1]
 
 
 def test_other_header_blocks_are_kept() -> None:
     header = "<s:Header><x:Other xmlns:x='urn:example'>1</x:Other></s:Header>"
-    root = safexml.parse(signed(envelope=request(header=header)))
+    data = signed(envelope=request(header=header))
+    root = safexml.parse(data)
     assert [etree.QName(block).localname for block in root[0]] == ["Other", "Security"]
-    verify(root, policy=SecurityPolicy(), now=NOW)
+    verified(data)
 
 
 def test_a_u_prefix_in_use_is_not_redeclared() -> None:
     text = request_text().replace("<s:Envelope ", "<s:Envelope xmlns:u='urn:other' ", 1)
-    root = safexml.parse(signed(envelope=text.encode()))
+    data = signed(envelope=text.encode())
+    root = safexml.parse(data)
     assert root.nsmap["u"] == "urn:other"
     assert part(root, "Timestamp").prefix == "u1"
-    verify(root, policy=SecurityPolicy(), now=NOW)
+    verified(data)
 
 
 @pytest.mark.parametrize(

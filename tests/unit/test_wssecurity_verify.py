@@ -3,19 +3,32 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
+import hashlib
 from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 
 import pytest
 import xmlsec
 from cryptography import x509
-from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives import hashes, serialization
 from lxml import etree
 
 from tests.unit import wssamples as ws
-from tests.unit.wssamples import EXAMPLE_CREATED, NOW, mutated, part, q, reason, resigned, signed
+from tests.unit.wssamples import (
+    EXAMPLE_CREATED,
+    NOW,
+    mutated,
+    parsed,
+    part,
+    q,
+    reason,
+    resigned,
+    signed,
+    verified,
+)
 from udb import ns, safexml
-from udb.wssecurity import SecurityError, SecurityPolicy, verify
+from udb.wssecurity import SecurityError, SecurityPolicy, UnsignedMessage, verify
 
 C = xmlsec.constants
 EXAMPLE = ws.SIGNED_REQUEST_XML.encode()
@@ -23,8 +36,9 @@ MINUTE = timedelta(minutes=1)
 
 
 def test_the_platform_example_verifies_at_its_created_time() -> None:
-    root = safexml.parse(EXAMPLE)
-    result = verify(root, policy=SecurityPolicy(), now=EXAMPLE_CREATED)
+    envelope = parsed(EXAMPLE)
+    root = envelope.envelope
+    result = verify(envelope, policy=SecurityPolicy(), now=EXAMPLE_CREATED)
     assert result.body is root[1]
     assert result.payload is root[1][0]
     assert (result.created, result.expires) == (EXAMPLE_CREATED, EXAMPLE_CREATED + 5 * MINUTE)
@@ -89,7 +103,7 @@ def test_the_signature_value_has_one_spelling() -> None:
 
 def test_sha1_follows_the_policy() -> None:
     strict = SecurityPolicy(allow_sha1=False)
-    assert verify(safexml.parse(signed()), policy=strict, now=NOW).uses_sha1 is False
+    assert verified(signed(), policy=strict, now=NOW).uses_sha1 is False
     assert reason(signed(digest="sha1"), policy=strict) == (
         "the signature method uses SHA-1, which the policy does not allow"
     )
@@ -99,7 +113,7 @@ def test_sha1_follows_the_policy() -> None:
             method.set("Algorithm", C.TransformSha1.href)
 
     data = resigned(signed(), sha1_digests)
-    assert verify(safexml.parse(data), policy=SecurityPolicy(), now=NOW).uses_sha1 is True
+    assert verified(data, policy=SecurityPolicy(), now=NOW).uses_sha1 is True
     assert reason(data, policy=strict) == (
         "the digest method uses SHA-1, which the policy does not allow"
     )
@@ -119,20 +133,20 @@ def test_sha1_follows_the_policy() -> None:
 def test_timestamp_window(lifetime: timedelta, now: datetime, expected: str | None) -> None:
     data = signed(lifetime=lifetime)
     if expected is None:
-        verify(safexml.parse(data), policy=SecurityPolicy(), now=now)
+        verified(data, policy=SecurityPolicy(), now=now)
     else:
         assert expected in reason(data, now=now)
 
 
 def test_skew_and_lifetime_come_from_the_policy() -> None:
     policy = SecurityPolicy(clock_skew=timedelta(0), max_lifetime=timedelta(hours=3))
-    verify(safexml.parse(signed(lifetime=timedelta(hours=2))), policy=policy, now=NOW)
+    verified(signed(lifetime=timedelta(hours=2)), policy=policy, now=NOW)
     assert reason(signed(), policy=policy, now=NOW + 5 * MINUTE) == "the Timestamp has expired"
 
 
 def test_a_timestamp_with_an_offset_is_read_as_utc() -> None:
     data = resigned(signed(), _set_text("Created", "2026-11-26T13:00:00+01:00"))
-    assert verify(safexml.parse(data), policy=SecurityPolicy(), now=NOW).created == NOW
+    assert verified(data, policy=SecurityPolicy(), now=NOW).created == NOW
 
 
 @pytest.mark.parametrize(
@@ -194,9 +208,7 @@ def test_certificates(
     data = signed(identity=identity())
     policy = SecurityPolicy(trust_anchors=tuple(anchor().certificate for anchor in anchors))
     if expected is None:
-        assert verify(safexml.parse(data), policy=policy, now=NOW).certificate == (
-            identity().certificate
-        )
+        assert verified(data, policy=policy, now=NOW).certificate == (identity().certificate)
     else:
         assert expected in reason(data, policy=policy)
 
@@ -231,9 +243,7 @@ def _add(local: str, xml: str) -> Callable[[etree._Element], None]:
 
 DS_ = f"xmlns='{ns.DS}'"
 SHAPES = {
-    "no-header": (_remove("Header"), "the envelope has no Header"),
     "two-headers": (_duplicate("Header"), "the envelope has more than one Header"),
-    "no-security": (_remove("Security"), "the Header has no WS-Security"),
     "two-security": (_duplicate("Security"), "the Header has more than one WS-Security header"),
     "no-timestamp": (_remove("Timestamp"), "the Timestamp is missing"),
     "two-timestamps": (_duplicate("Timestamp"), "the Timestamp occurs more than once"),
@@ -289,15 +299,40 @@ def test_shape(name: str) -> None:
     assert expected in reason(mutated(signed(), change))
 
 
+@pytest.mark.parametrize(
+    "change", [_remove("Header"), _remove("Security")], ids=["no-header", "no-security"]
+)
+def test_without_a_security_header_nothing_is_verified(
+    change: Callable[[etree._Element], None],
+) -> None:
+    """No WS-Security header: an UnsignedMessage (the endpoint refuses it unless in dev mode)."""
+    envelope = parsed(mutated(signed(), change))
+    result = verify(envelope, policy=SecurityPolicy(), now=NOW)
+    assert isinstance(result, UnsignedMessage)
+    assert result.body is envelope.bodies[0]
+
+
+def test_the_replay_key_and_how_long_to_keep_it() -> None:
+    result = verified(signed(), policy=SecurityPolicy(clock_skew=2 * MINUTE))
+    assert result.replay_key == hashlib.sha256(result.signature_value.encode()).hexdigest()
+    assert result.keep_until == result.expires + 2 * MINUTE
+    assert result.fingerprint == ws.client().certificate.fingerprint(hashes.SHA256()).hex()
+    later = verified(signed(created=NOW + MINUTE))  # another Timestamp: another signature
+    assert later.replay_key != result.replay_key
+
+
 def test_only_a_root_envelope_is_verified() -> None:
-    root = safexml.parse(signed())
+    envelope = parsed(signed())
+    root = envelope.envelope
     for element in (root[1], root[1][0]):
         with pytest.raises(SecurityError, match="not a SOAP envelope"):
-            verify(element, policy=SecurityPolicy(), now=NOW)
+            verify(
+                dataclasses.replace(envelope, envelope=element), policy=SecurityPolicy(), now=NOW
+            )
 
 
 def test_now_must_be_aware() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
-        verify(safexml.parse(signed()), policy=SecurityPolicy(), now=NOW.replace(tzinfo=None))
+        verified(signed(), policy=SecurityPolicy(), now=NOW.replace(tzinfo=None))
     copenhagen = NOW.astimezone(timezone(timedelta(hours=1)))
-    assert verify(safexml.parse(signed()), policy=SecurityPolicy(), now=copenhagen).created == NOW
+    assert verified(signed(), policy=SecurityPolicy(), now=copenhagen).created == NOW

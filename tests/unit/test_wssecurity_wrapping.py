@@ -13,9 +13,19 @@ import pytest
 import xmlsec
 from lxml import etree
 
-from tests.unit.wssamples import NOW, mutated, part, q, reason, resigned, security, signed
+from tests.unit.wssamples import (
+    NOW,
+    mutated,
+    parsed,
+    part,
+    q,
+    reason,
+    resigned,
+    security,
+    signed,
+)
 from tests.unit.xmlsamples import CPR
-from udb import ns, safexml
+from udb import ns
 from udb.wssecurity import SecurityError, SecurityPolicy, verify
 
 C = xmlsec.constants
@@ -179,8 +189,9 @@ def test_signature_outside_the_security_header() -> None:
 
 
 def test_only_the_verified_body_is_returned() -> None:
-    root = safexml.parse(signed())
-    result = verify(root, policy=SecurityPolicy(), now=NOW)
+    envelope = parsed(signed())
+    root = envelope.envelope
+    result = verify(envelope, policy=SecurityPolicy(), now=NOW)
     assert result.body is _body(root)
     assert result.body.getparent() is root
     assert result.payload.getparent() is result.body
@@ -217,7 +228,7 @@ def test_damaged_headers_raise_only_security_error(seed: int) -> None:
         data = mutated(data, lambda root: _damage(root, rng))
     refusal = "accepted"
     try:
-        verify(safexml.parse(data), policy=SecurityPolicy(), now=NOW)
+        verify(parsed(data), policy=SecurityPolicy(), now=NOW)
     except SecurityError as exc:  # any other exception fails the test
         refusal = exc.reason
     assert refusal

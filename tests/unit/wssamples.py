@@ -6,7 +6,10 @@ session; all dates are relative to the fixed instant :data:`NOW`, never to
 the clock::
 
     data = signed(digest="sha1", identity=client())
-    verify(safexml.parse(data), policy=SecurityPolicy(), now=NOW)
+    verify(parsed(data), policy=SecurityPolicy(), now=NOW)
+
+:func:`parsed` reads a request as the service does (:func:`udb.soap.envelope.parse`),
+which finds the parts :func:`verify` reads.
 
 ``SIGNED_REQUEST_XML`` is a copy of ``/work/shared/spec/examples/signed-request.xml``
 (signed by a live-platform style client; its Timestamp starts at
@@ -29,7 +32,9 @@ from lxml import etree
 
 from tests.unit.xmlsamples import request
 from udb import ns, safexml
-from udb.wssecurity import SecurityError, SecurityPolicy, sign, verify
+from udb.soap import envelope as soap_envelope
+from udb.soap.version import SoapVersion
+from udb.wssecurity import SecurityError, SecurityPolicy, VerifiedMessage, sign, verify
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 EXAMPLE_CREATED = datetime(2026, 11, 26, 18, 57, 39, 928000, tzinfo=UTC)
@@ -218,10 +223,26 @@ def resigned(
     return etree.tostring(root)
 
 
+def parsed(data: bytes) -> soap_envelope.ParsedEnvelope:
+    """``data`` parsed afresh as the service parses it, in the SOAP version of its Envelope."""
+    version = SoapVersion.for_envelope_ns(etree.QName(safexml.parse(data)).namespace)
+    assert version is not None
+    return soap_envelope.parse(data, version)
+
+
+def verified(
+    data: bytes, *, policy: SecurityPolicy | None = None, now: datetime = NOW
+) -> VerifiedMessage:
+    """What :func:`verify` proves about ``data`` (fails the test for an unsigned message)."""
+    result = verify(parsed(data), policy=policy or SecurityPolicy(), now=now)
+    assert isinstance(result, VerifiedMessage)
+    return result
+
+
 def reason(data: bytes, *, policy: SecurityPolicy | None = None, now: datetime = NOW) -> str:
     """The reason :func:`verify` refuses ``data`` (fails the test if it is accepted)."""
     try:
-        verify(safexml.parse(data), policy=policy or SecurityPolicy(), now=now)
+        verified(data, policy=policy, now=now)
     except SecurityError as exc:
         return exc.reason
     raise AssertionError("the message was accepted")

@@ -18,14 +18,11 @@ import logging
 import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
 
-from cryptography import x509
-
-from udb import contract, wssecurity
-from udb.api.endpoint import Endpoint, Reply, Security
+from udb import contract
+from udb.api.endpoint import Endpoint, Reply
 from udb.config import Settings
 from udb.contract import ENDPOINT_PATH
 from udb.domain.clock import utc_now
@@ -67,7 +64,7 @@ class UdbApp:
         if self._endpoint is not None:
             return
         contract.prepare()  # compiled here, before any request thread exists
-        security = security_from(self.settings)
+        security = self.settings.security()
         store = self._store or open_store(self.settings.database_url)
         self._store = store
         self._endpoint = Endpoint(
@@ -234,21 +231,6 @@ async def _plain(
     ]
     await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body})
-
-
-def security_from(settings: Settings) -> Security:
-    """The WS-Security settings; raises ValueError for an unreadable trust anchor file."""
-    anchors: tuple[x509.Certificate, ...] = ()
-    if settings.trust_anchors:
-        try:
-            pem = Path(settings.trust_anchors).read_bytes()
-        except OSError as exc:
-            raise ValueError(f"cannot read the trust anchors: {exc.strerror}") from None
-        anchors = wssecurity.load_trust_anchors(pem)
-    policy = wssecurity.SecurityPolicy(
-        allow_sha1=settings.allow_sha1, clock_skew=settings.clock_skew, trust_anchors=anchors
-    )
-    return Security(policy=policy, required=not settings.insecure_dev_mode)
 
 
 def create_app(settings: Settings | None = None, store: Store | None = None) -> UdbApp:

@@ -1,44 +1,49 @@
-"""The SOAP endpoint, independent of the HTTP server.
+"""The SOAP endpoint, independent of the HTTP server: the request path, step by step.
 
-:meth:`Endpoint.post` takes the request body and ``Content-Type`` and answers
-with status, media type and body. It parses and validates the envelope,
-dispatches on the Body's root element (``IndberetningKontaktJobOgUddOenskerRequest``
-or ``Ping``), calls the use case and translates what comes back, every
-failure into the fault of :mod:`udb.soap.faults`.
+:meth:`Endpoint.post` takes the request body (read under its cap by
+:mod:`udb.api.app`) and ``Content-Type`` and answers with status, media type
+and body. Each step is owned by one module and only hands its result on:
+
+1. the SOAP version from the ``Content-Type`` (:func:`soap_version`);
+2. :func:`udb.soap.envelope.parse`: well-formed, one Envelope of that version,
+   its Header, Body and WS-Security header found;
+3. :func:`udb.wssecurity.verify`: the verified Body, certificate, replay key
+   and expiry, or an unsigned message (served in insecure development mode only);
+4. :func:`udb.soap.envelope.checked_payload`: structure and schema of that Body;
+5. :func:`udb.soap.messages.read_submission`: the domain's Submission;
+6. the use case: :func:`udb.service.reports.submit` or :func:`udb.service.ping.ping`;
+7. the answer (:mod:`udb.soap.messages`), or for whatever any step raised the
+   fault of the one table in :mod:`udb.soap.faults`.
+
+An unsigned request where signatures are required is refused (IPL000003)
+after step 4, so an unsigned request that is also invalid is answered
+IPL000002 as such; a signed one is verified before its structure is looked at
+(a second Body is signature wrapping, IPL000003).
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
-from lxml import etree
-
 from udb import wssecurity
-from udb.contract.violations import Violation, at, element_name
+from udb.config import Security
+from udb.contract.violations import Violation
 from udb.domain.clock import utc_now
-from udb.domain.model import Signature, Submission
-from udb.service import reports
-from udb.service.errors import ServiceError
+from udb.service import ping, reports
 from udb.soap import envelope, faults, messages
 from udb.soap.version import SoapVersion
 from udb.storage.base import Store
 
+__all__ = ["Endpoint", "Reply", "Security", "media_type", "soap_version"]
+
 log = logging.getLogger(__name__)
 
-
-@dataclass(frozen=True, slots=True)
-class Security:
-    """How requests are authenticated."""
-
-    policy: wssecurity.SecurityPolicy = field(default_factory=wssecurity.SecurityPolicy)
-    #: False only in insecure development mode: unsigned requests are accepted
-    required: bool = True
+NO_SECURITY_HEADER = "the request has no WS-Security header: sign it with the system's certificate"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +58,17 @@ class Reply:
 
 def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def soap_version(content_type: str | None) -> SoapVersion:
+    """The version the ``Content-Type`` asks for (IPL000002 for any other media type)."""
+    version = SoapVersion.for_media_type(media_type(content_type))
+    if version is None:
+        reason = (
+            "unsupported Content-Type; send application/soap+xml (SOAP 1.2) or text/xml (SOAP 1.1)"
+        )
+        raise faults.InvalidRequest([Violation(1, 1, reason)])
+    return version
 
 
 class Endpoint:
@@ -72,55 +88,25 @@ class Endpoint:
         self.new_id = new_id
 
     def post(self, body: bytes, content_type: str | None, received_at: datetime) -> Reply:
-        """Answer one POSTed request."""
+        """Answer one POSTed request, and log one line about it."""
         correlation_id = self.new_id()
         started = time.perf_counter()
-        requested = media_type(content_type)
-        version = SoapVersion.for_media_type(requested) or SoapVersion.SOAP12
+        #: the version faults are answered in, also for an unsupported Content-Type
+        version = SoapVersion.for_media_type(media_type(content_type)) or SoapVersion.SOAP12
         operation = "-"
         try:
-            if SoapVersion.for_media_type(requested) is None:
-                raise faults.InvalidRequest(
-                    [
-                        Violation(
-                            1,
-                            1,
-                            "unsupported Content-Type; send application/soap+xml (SOAP 1.2) "
-                            "or text/xml (SOAP 1.1)",
-                        )
-                    ]
-                )
-            verified: list[wssecurity.VerifiedMessage] = []
-            request = envelope.read(
-                body, version, authenticate=lambda root: verified.append(self._verify(root))
-            )
-            signature = self._authenticate(request, verified, correlation_id)
-            if request.payload.tag == messages.PING:
-                operation = "Ping"
-                up = reports.ping(self.store)
-                body = messages.ping_response(version, up)
-                reply = Reply(
-                    200, version.content_type, body, correlation_id, "up" if up else "down"
-                )
-            elif request.payload.tag == messages.REPORT:
-                operation = "Indberetning"
-                reply = self._report(request, correlation_id, received_at, signature)
+            version = soap_version(content_type)  # 1
+            parsed = envelope.parse(body, version)  # 2
+            message = wssecurity.verify(parsed, policy=self.security.policy, now=self.clock())  # 3
+            request = envelope.checked_payload(parsed, message)  # 4
+            self._admit(message, correlation_id)
+            asked = messages.operation(request)
+            operation = asked.value
+            if asked is messages.Operation.PING:
+                reply = self._ping(request, message, received_at, correlation_id)
             else:
-                name = element_name(etree.QName(request.payload).localname)
-                raise faults.InvalidRequest(
-                    [
-                        at(
-                            request.payload,
-                            body,
-                            f"{name} is not an operation of this service; the Body must hold "
-                            "IndberetningKontaktJobOgUddOenskerRequest or Ping",
-                        )
-                    ]
-                )
-        except (faults.Fault, ServiceError) as exc:
-            reply = self.fault(version, exc, correlation_id)
-        except Exception as exc:
-            log.exception("unexpected failure correlation_id=%s", correlation_id)
+                reply = self._report(request, message, received_at, correlation_id)
+        except Exception as exc:  # 7: every failure becomes the fault of the table
             reply = self.fault(version, exc, correlation_id)
         log.info(
             "%s %s status=%d soap=%s %.1fms correlation_id=%s",
@@ -133,72 +119,63 @@ class Endpoint:
         )
         return reply
 
-    def _verify(self, root: etree._Element) -> wssecurity.VerifiedMessage:
-        """Verify the WS-Security header of the envelope ``root`` (IPL000003 if it fails)."""
-        try:
-            return wssecurity.verify(root, policy=self.security.policy, now=self.clock())
-        except wssecurity.SecurityError as exc:
-            raise faults.SecurityFault(exc.reason) from None
+    def _admit(
+        self, message: wssecurity.VerifiedMessage | wssecurity.UnsignedMessage, correlation_id: str
+    ) -> None:
+        """Refuse an unsigned request unless in insecure development mode (IPL000003).
 
-    def _authenticate(
-        self,
-        request: envelope.Envelope,
-        verified: list[wssecurity.VerifiedMessage],
-        correlation_id: str,
-    ) -> Signature | None:
-        """What the WS-Security header established (IPL000003 if it is missing when required).
-
-        In insecure development mode an unsigned request passes (the caller is
-        then named by SystemName); a signed one is verified all the same.
+        In that mode an unsigned request passes (the caller is then named by
+        SystemName); a signed one was verified all the same.
         """
+        unsigned = isinstance(message, wssecurity.UnsignedMessage)
         if not self.security.required:
             log.warning(
                 "INSECURE DEV MODE: %s request correlation_id=%s",
-                "signed" if request.signed else "unsigned",
+                "unsigned" if unsigned else "signed",
                 correlation_id,
             )
-        if not verified:
-            if self.security.required or request.signed:
-                raise faults.SecurityFault(
-                    "the request has no WS-Security header: sign it with the system's certificate"
-                )
-            return None
-        message = verified[0]
-        if message.payload is not request.payload:  # pragma: no cover - verify() ensures it
-            raise faults.SecurityFault("the signed Body is not the Body of the envelope")
-        if message.uses_sha1:
+        elif unsigned:
+            raise wssecurity.SecurityError(NO_SECURITY_HEADER)
+        if isinstance(message, wssecurity.VerifiedMessage) and message.uses_sha1:
             log.warning(
                 "SHA-1 signature accepted (certificate %s) correlation_id=%s",
                 message.fingerprint[:16],
                 correlation_id,
             )
-        replay_key = hashlib.sha256(message.signature_value.encode("ascii")).hexdigest()
-        keep_until = message.expires + self.security.policy.clock_skew
-        return Signature(message.fingerprint, replay_key, keep_until)
+
+    def _ping(
+        self,
+        request: envelope.CheckedRequest,
+        message: wssecurity.VerifiedMessage | wssecurity.UnsignedMessage,
+        received_at: datetime,
+        correlation_id: str,
+    ) -> Reply:
+        up = ping.ping(messages.signature_of(message), self.store, received_at)  # 6
+        body = messages.ping_response(request.version, up)  # 7
+        status = "up" if up else "down"
+        return Reply(200, request.version.content_type, body, correlation_id, status)
 
     def _report(
         self,
-        request: envelope.Envelope,
-        correlation_id: str,
+        request: envelope.CheckedRequest,
+        message: wssecurity.VerifiedMessage | wssecurity.UnsignedMessage,
         received_at: datetime,
-        signature: Signature | None,
+        correlation_id: str,
     ) -> Reply:
-        identifier = messages.read_identifier(request.payload)
-        submission = Submission(
-            system_name=identifier.system_name,
-            system_transaction_id=identifier.system_transaction_id,
-            report=messages.read_report(request.payload, request.source),
-            received_at=received_at,
-            correlation_id=correlation_id,
-            signature=signature,
+        submission = messages.read_submission(  # 5
+            request, message, received_at=received_at, correlation_id=correlation_id
         )
-        outcome = reports.submit(submission, self.store, self.policy)
-        body = messages.report_response(request.version, identifier, correlation_id, outcome)
+        outcome = reports.submit(submission, self.store, self.policy)  # 6
+        identifier = messages.Identifier(submission.system_name, submission.system_transaction_id)
+        body = messages.report_response(request.version, identifier, correlation_id, outcome)  # 7
         summary = "accepted" if outcome.error is None else f"rejected {int(outcome.error)}"
         return Reply(200, request.version.content_type, body, correlation_id, summary)
 
     def fault(self, version: SoapVersion, exc: BaseException, correlation_id: str) -> Reply:
+        """The fault for ``exc`` (:data:`udb.soap.faults.FAULTS`); IPL000001 is logged."""
         spec = faults.spec_for(exc)
+        if spec is faults.INTERNAL:
+            log.error("unexpected failure correlation_id=%s", correlation_id, exc_info=exc)
         body = faults.build(
             version,
             spec,
@@ -215,6 +192,7 @@ class Endpoint:
         )
 
     def too_large(self, content_type: str | None, limit: int) -> Reply:
+        """The answer to a body over ``limit`` bytes (IPL000006), which was not read further."""
         version = SoapVersion.for_media_type(media_type(content_type)) or SoapVersion.SOAP12
         correlation_id = self.new_id()
         exc = faults.BodyTooLarge(f"the request body is larger than {limit} bytes")

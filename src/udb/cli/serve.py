@@ -17,7 +17,6 @@ from typing import Any
 
 import click
 
-from udb.api.app import security_from
 from udb.cli.common import database_option, open_migrated
 from udb.config import ConfigError, Settings
 from udb.contract import ENDPOINT_PATH
@@ -160,7 +159,7 @@ def serve(
             trust_anchors=trust_anchors,
             insecure_dev_mode=insecure_dev_mode or None,
         )
-        security_from(settings)  # refuse to start with an unreadable trust anchor file
+        settings.security()  # refuse to start with an unusable trust anchor file
     except (ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     if bool(tls_cert) != bool(tls_key):

@@ -1,10 +1,14 @@
 """Errors a use case raises when a request cannot get a business answer.
 
-Each maps to one IPL fault in :mod:`udb.soap.faults`. Their messages are
-written for the caller and never carry personal data.
+Each maps to one IPL fault in the table of :mod:`udb.soap.faults`. Their
+messages are written for the caller and never carry personal data.
 """
 
 from __future__ import annotations
+
+#: Details shared by the use cases that authenticate a signed request.
+NOT_PINNED = "the signing certificate is not registered to a client system"
+REPLAY_REFUSED = "the message was received before (same signature): replay refused"
 
 
 class ServiceError(Exception):

@@ -9,7 +9,13 @@ from datetime import timedelta
 from udb.domain import cpr
 from udb.domain.model import ClientSystem, ErrorCode, Outcome, Submission
 from udb.domain.rules import Facts, check_report
-from udb.service.errors import AccessDenied, Replayed, TransactionIdReused
+from udb.service.errors import (
+    NOT_PINNED,
+    REPLAY_REFUSED,
+    AccessDenied,
+    Replayed,
+    TransactionIdReused,
+)
 from udb.storage.base import Arrival, ReportRecord, StorageError, Store, UnitOfWork
 
 log = logging.getLogger(__name__)
@@ -34,7 +40,7 @@ def identify(submission: Submission, found: ClientSystem | None) -> ClientSystem
     """
     if submission.signature is not None:
         if found is None:
-            raise AccessDenied("the signing certificate is not registered to a client system")
+            raise AccessDenied(NOT_PINNED)
         if submission.system_name != found.name:
             raise AccessDenied("Identifier/SystemName is not the system of the signing certificate")
     elif found is None:
@@ -91,7 +97,7 @@ def submit(submission: Submission, store: Store, policy: ReportPolicy) -> Outcom
 def _submit(submission: Submission, uow: UnitOfWork, policy: ReportPolicy) -> Outcome:
     intake = uow.receive(arrival(submission))
     if not intake.first_seen:
-        raise Replayed("the message was received before (same signature): replay refused")
+        raise Replayed(REPLAY_REFUSED)
     system = identify(submission, intake.system)
     report = submission.report
     fingerprint = report.fingerprint()
@@ -141,8 +147,3 @@ def _submit(submission: Submission, uow: UnitOfWork, policy: ReportPolicy) -> Ou
         submission.correlation_id,
     )
     return Outcome(earlier.outcome)
-
-
-def ping(store: Store) -> bool:
-    """True if the service can reach its database."""
-    return store.ping()

@@ -1,5 +1,7 @@
 """SOAP 1.2 / 1.1 on the integration platform's conventions.
 
-``envelope`` reads a request envelope, ``messages`` turns the Body into
-domain values and builds answers, ``faults`` is the table of IPL faults.
+``envelope`` parses a request envelope (``parse``) and, after WS-Security
+verification, checks the structure and payload of the verified Body
+(``checked_payload``); ``messages`` turns that Body into domain values and
+builds answers; ``faults`` is the one table from exception to IPL fault.
 """

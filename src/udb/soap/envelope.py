@@ -1,4 +1,4 @@
-"""Reading a request envelope.
+"""Reading a request envelope, in two steps around WS-Security verification.
 
 A request is::
 
@@ -9,14 +9,22 @@ A request is::
       </s:Body>
     </s:Envelope>
 
-The envelope namespace must match the version the ``Content-Type`` asked for
-(``application/soap+xml``: 1.2, ``text/xml``: 1.1). Header blocks marked
-``mustUnderstand`` that the service does not process are refused.
+:func:`parse` reads the bytes with the hardened parser (:mod:`udb.safexml`),
+checks that the root is an Envelope of the version the ``Content-Type``
+asked for (``application/soap+xml``: 1.2, ``text/xml``: 1.1) and finds its
+Header and Body children and the WS-Security header, once. It refuses
+nothing else: a signed envelope with a second Body, or with its Body moved
+into the Header, is a signature-wrapping attempt that
+:func:`udb.wssecurity.verify` refuses as such (IPL000003).
+
+:func:`checked_payload` then checks the structure of the envelope around
+the Body that verification returned and validates that Body's one element
+against the contract. Header blocks marked ``mustUnderstand`` that the
+service does not process are refused.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from lxml import etree
@@ -26,6 +34,7 @@ from udb.contract import validate
 from udb.contract.violations import Violation, at, syntax_violation
 from udb.soap.faults import InvalidRequest
 from udb.soap.version import SoapVersion
+from udb.wssecurity import SecurityError, UnsignedMessage, VerifiedMessage
 
 #: Header blocks the service processes: the WS-Security header.
 SECURITY = ns.qname(ns.WSSE, "Security")
@@ -33,19 +42,77 @@ UNDERSTOOD_HEADERS: frozenset[str] = frozenset({SECURITY})
 
 
 @dataclass(frozen=True, slots=True)
-class Envelope:
+class ParsedEnvelope:
+    """A well-formed Envelope of the requested SOAP version, its parts found once.
+
+    Satisfies :class:`udb.wssecurity.EnvelopeParts`. Nothing in it is checked
+    beyond the Envelope element itself.
+    """
+
     version: SoapVersion
-    header: etree._Element | None
-    payload: etree._Element
-    #: the raw request, to locate problems found after validation
-    source: bytes = b""
-    #: the Envelope element (what WS-Security verification reads)
-    root: etree._Element | None = None
+    #: the raw request, to locate problems found later
+    source: bytes
+    #: the Envelope element, the root of the document
+    envelope: etree._Element
+    #: the Envelope's Header and Body children, in document order
+    headers: tuple[etree._Element, ...]
+    bodies: tuple[etree._Element, ...]
+    #: the wsse:Security children of those Headers
+    security_headers: tuple[etree._Element, ...]
 
     @property
     def signed(self) -> bool:
         """True if the request carries a WS-Security header."""
-        return self.header is not None and self.header.find(SECURITY) is not None
+        return bool(self.security_headers)
+
+
+@dataclass(frozen=True, slots=True)
+class CheckedRequest:
+    """An envelope of the right shape whose payload is valid against the contract."""
+
+    version: SoapVersion
+    header: etree._Element | None
+    #: the one element of the (verified) Body
+    payload: etree._Element
+    #: the raw request, to locate problems found after validation
+    source: bytes = b""
+
+
+def parse(data: bytes, version: SoapVersion) -> ParsedEnvelope:
+    """The envelope in ``data``, a SOAP ``version`` Envelope (IPL000002 otherwise).
+
+    Raises :class:`~udb.soap.faults.InvalidRequest` when ``data`` is not
+    well-formed XML the hardened parser accepts, or its root is not an
+    Envelope of ``version``.
+    """
+    try:
+        root = safexml.parse(data)
+    except safexml.XmlSyntaxError as exc:
+        raise InvalidRequest([syntax_violation(exc)]) from None
+    except safexml.UnsafeXml as exc:
+        raise InvalidRequest([Violation(exc.line, exc.column, exc.reason)]) from None
+    qname = etree.QName(root)
+    other = SoapVersion.for_envelope_ns(qname.namespace)
+    if qname.localname != "Envelope" or other is None:
+        raise InvalidRequest([at(root, data, "the document is not a SOAP envelope")])
+    if other is not version:
+        reason = (
+            f"a SOAP {other.value} envelope was sent with the SOAP {version.value} "
+            f"content type {version.content_type.split(';')[0]}"
+        )
+        raise InvalidRequest([at(root, data, reason)])
+    env = version.envelope_ns
+    headers = tuple(child for child in root if child.tag == ns.qname(env, "Header"))
+    return ParsedEnvelope(
+        version=version,
+        source=data,
+        envelope=root,
+        headers=headers,
+        bodies=tuple(child for child in root if child.tag == ns.qname(env, "Body")),
+        security_headers=tuple(
+            block for header in headers for block in header if block.tag == SECURITY
+        ),
+    )
 
 
 def _elements(parent: etree._Element, source: bytes) -> list[etree._Element]:
@@ -69,45 +136,25 @@ def _must_understand(block: etree._Element, version: SoapVersion) -> bool:
     return value.strip() in ("1", "true")  # xs:boolean, whitespace collapsed
 
 
-def read(
-    data: bytes,
-    version: SoapVersion,
-    *,
-    authenticate: Callable[[etree._Element], object] | None = None,
-) -> Envelope:
-    """Parse and check the envelope and validate its payload against the contract.
+def checked_payload(
+    parsed: ParsedEnvelope, message: VerifiedMessage | UnsignedMessage
+) -> CheckedRequest:
+    """The structure of the envelope around ``message``'s Body, and its payload validated.
 
-    Raises :class:`~udb.soap.faults.InvalidRequest` (IPL000002) for anything
-    that is not a well-formed, schema-valid request of ``version``.
-
-    ``authenticate`` is called with the Envelope element of a request that
-    carries a WS-Security header, before the envelope's structure is checked:
-    a signed message with a second Body or a Body moved into the header is a
-    signature-wrapping attempt, and the verifier refuses it as such (IPL000003).
+    ``message`` is what :func:`udb.wssecurity.verify` returned for ``parsed``:
+    only its Body is read. Raises :class:`~udb.soap.faults.InvalidRequest`
+    (IPL000002) unless the envelope holds an optional Header and then that one
+    Body, the Body exactly one element, no header block is marked
+    ``mustUnderstand`` that the service does not process, and the element is
+    valid against the contract (each violation with its line and column).
     """
-    try:
-        root = safexml.parse(data)
-    except safexml.XmlSyntaxError as exc:
-        raise InvalidRequest([syntax_violation(exc)]) from None
-    except safexml.UnsafeXml as exc:
-        raise InvalidRequest([Violation(exc.line, exc.column, exc.reason)]) from None
+    data = parsed.source
 
     def refuse(element: etree._Element, reason: str) -> InvalidRequest:
         return InvalidRequest([at(element, data, reason)])
 
-    qname = etree.QName(root)
-    other = SoapVersion.for_envelope_ns(qname.namespace)
-    if qname.localname != "Envelope" or other is None:
-        raise refuse(root, "the document is not a SOAP envelope")
-    if other is not version:
-        raise refuse(
-            root,
-            f"a SOAP {other.value} envelope was sent with the SOAP {version.value} "
-            f"content type {version.content_type.split(';')[0]}",
-        )
-    env = version.envelope_ns
-    if authenticate is not None and root.find(f"{ns.qname(env, 'Header')}/{SECURITY}") is not None:
-        authenticate(root)
+    env = parsed.version.envelope_ns
+    root = parsed.envelope
     children = _elements(root, data)
     header: etree._Element | None = None
     if children and children[0].tag == ns.qname(env, "Header"):
@@ -115,12 +162,14 @@ def read(
     if len(children) != 1 or children[0].tag != ns.qname(env, "Body"):
         raise refuse(root, "the envelope must hold an optional Header and then one Body")
     body = children[0]
+    if body is not message.body:  # pragma: no cover - verify() answers for the one Body
+        raise SecurityError("the signed Body is not the Body of the envelope")
     payload = _elements(body, data)
     if len(payload) != 1:
         raise refuse(body, "the Body must hold exactly one element")
     if header is not None:
         for block in _elements(header, data):
-            if _must_understand(block, version) and block.tag not in UNDERSTOOD_HEADERS:
+            if _must_understand(block, parsed.version) and block.tag not in UNDERSTOOD_HEADERS:
                 raise refuse(
                     block,
                     f"header block {etree.QName(block).localname} is marked mustUnderstand "
@@ -129,4 +178,15 @@ def read(
     violations = validate(payload[0], data)
     if violations:
         raise InvalidRequest(violations)
-    return Envelope(version, header, payload[0], data, root)
+    return CheckedRequest(parsed.version, header, payload[0], data)
+
+
+def read(data: bytes, version: SoapVersion) -> CheckedRequest:
+    """:func:`parse` and :func:`checked_payload` without verifying any signature.
+
+    For tools and tests that read a request as the schema sees it; the
+    service verifies the WS-Security header between the two steps.
+    """
+    parsed = parse(data, version)
+    body = parsed.bodies[0] if len(parsed.bodies) == 1 else None
+    return checked_payload(parsed, UnsignedMessage(body))

@@ -11,14 +11,18 @@ IPL000005  Sender    400   Input error    SystemTransactionID reused for another
 IPL000006  Sender    413   Input error    body larger than the configured limit
 =========  ========  ====  =============  =========================================
 
-SOAP 1.1 uses ``soap:Client`` / ``soap:Server`` and HTTP 500 for every fault
-but 413. ``Details`` never carries personal data.
+:data:`FAULTS` is the one place where an exception becomes a fault: the
+endpoint catches whatever the request path raised and asks :func:`spec_for`
+and :func:`details_for`. SOAP 1.1 uses ``soap:Client`` / ``soap:Server`` and
+HTTP 500 for every fault but 413. ``Details`` never carries personal data.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from types import MappingProxyType
+from typing import Final
 
 from lxml import etree
 
@@ -38,21 +42,21 @@ from udb.contract.violations import Violation
 from udb.domain.clock import DANISH_TZ
 from udb.service.errors import AccessDenied, Replayed, ServiceError, TransactionIdReused
 from udb.soap.version import SoapVersion
+from udb.wssecurity import SecurityError
 
 __all__ = [
     "ACCESS_DENIED",
     "ALL",
+    "FAULTS",
     "INTERNAL",
     "SCHEMA",
     "SECURITY",
     "TOO_LARGE",
     "TRANSACTION_REUSED",
     "BodyTooLarge",
-    "Fault",
     "FaultCode",
     "FaultSpec",
     "InvalidRequest",
-    "SecurityFault",
     "build",
     "details_for",
     "http_status",
@@ -70,61 +74,59 @@ def http_status(spec: FaultSpec, version: SoapVersion) -> int:
     return spec.http_status if version is SoapVersion.SOAP12 else spec.http_status_soap11
 
 
-class Fault(Exception):
-    """A request answered with a SOAP fault instead of a business answer."""
-
-    spec: FaultSpec = INTERNAL
-
-    def __init__(self, details: str | None = None) -> None:
-        super().__init__(details or self.spec.error_message)
-        self.details = details
-
-
-class InvalidRequest(Fault):
-    """IPL000002, with the violations found (line, column, reason)."""
-
-    spec = SCHEMA
+class InvalidRequest(Exception):
+    """The request is not well-formed or not valid: the violations found (line, column, reason)."""
 
     def __init__(self, violations: Sequence[Violation]) -> None:
-        super().__init__("; ".join(str(v) for v in violations))
+        self.details = "; ".join(str(v) for v in violations)
+        super().__init__(self.details)
         self.violations = tuple(violations)
 
 
-class BodyTooLarge(Fault):
-    spec = TOO_LARGE
+class BodyTooLarge(Exception):
+    """The request body is larger than the configured limit."""
+
+    def __init__(self, details: str) -> None:
+        super().__init__(details)
+        self.details = details
 
 
-#: Use-case errors and the faults they become.
-SERVICE_FAULTS: dict[type[ServiceError], FaultSpec] = {
-    AccessDenied: ACCESS_DENIED,
-    TransactionIdReused: TRANSACTION_REUSED,
-    Replayed: SECURITY,
-}
-
-
-class SecurityFault(Fault):
-    """IPL000003: the WS-Security header is missing or does not verify."""
-
-    spec = SECURITY
+#: Every exception the request path raises on purpose, and the fault it becomes
+#: (a subclass gets its nearest listed ancestor's); anything else is IPL000001.
+FAULTS: Final[Mapping[type[Exception], FaultSpec]] = MappingProxyType(
+    {
+        InvalidRequest: SCHEMA,
+        SecurityError: SECURITY,
+        Replayed: SECURITY,
+        AccessDenied: ACCESS_DENIED,
+        TransactionIdReused: TRANSACTION_REUSED,
+        BodyTooLarge: TOO_LARGE,
+    }
+)
 
 
 def spec_for(exc: BaseException) -> FaultSpec:
-    """The fault for an exception; IPL000001 for anything unforeseen."""
-    if isinstance(exc, Fault):
-        return exc.spec
+    """The fault for an exception, from :data:`FAULTS`; IPL000001 for anything unforeseen."""
     for cls in type(exc).__mro__:
-        spec = SERVICE_FAULTS.get(cls)
+        spec = FAULTS.get(cls)
         if spec is not None:
             return spec
     return INTERNAL
 
 
 def details_for(exc: BaseException) -> str | None:
-    if isinstance(exc, Fault):
+    """The fault's ``Details``: what the exception says for the caller; None for IPL000001.
+
+    The texts are written for the caller and never carry personal data; an
+    unforeseen exception's text is never passed on.
+    """
+    if spec_for(exc) is INTERNAL:
+        return None
+    if isinstance(exc, SecurityError):
+        return exc.reason
+    if isinstance(exc, InvalidRequest | BodyTooLarge | ServiceError):
         return exc.details
-    if isinstance(exc, ServiceError):
-        return exc.details
-    return None
+    return None  # pragma: no cover - every class of FAULTS is handled above
 
 
 def timestamp(now: datetime) -> str:

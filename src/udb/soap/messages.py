@@ -1,12 +1,14 @@
 """Business messages in and out of the IPL wrapper.
 
-Reads a validated ``IndberetningKontaktJobOgUddOenskerRequest`` into domain
-values and writes ``IndberetningKontaktJobOgUddOenskerResponse`` and
-``PingResponse``.
+Tells the operation a checked request asks for (:func:`operation`), reads a
+validated ``IndberetningKontaktJobOgUddOenskerRequest`` into the domain's
+:class:`~udb.domain.model.Submission` (:func:`read_submission`), and writes
+``IndberetningKontaktJobOgUddOenskerResponse`` and ``PingResponse``.
 """
 
 from __future__ import annotations
 
+import enum
 import re
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -14,11 +16,21 @@ from datetime import UTC, datetime, timedelta, timezone
 from lxml import etree
 
 from udb import ns
-from udb.contract.violations import Violation, at
+from udb.contract.violations import Violation, at, element_name
 from udb.domain.clock import to_instant
-from udb.domain.model import ContactBlock, EducationWishBlock, JobWishBlock, Outcome, ReportContent
+from udb.domain.model import (
+    ContactBlock,
+    EducationWishBlock,
+    JobWishBlock,
+    Outcome,
+    ReportContent,
+    Signature,
+    Submission,
+)
+from udb.soap.envelope import CheckedRequest
 from udb.soap.faults import InvalidRequest
 from udb.soap.version import SoapVersion
+from udb.wssecurity import UnsignedMessage, VerifiedMessage
 
 REPORT = ns.qname(ns.IPL, "IndberetningKontaktJobOgUddOenskerRequest")
 PING = ns.qname(ns.IPL, "Ping")
@@ -26,10 +38,63 @@ PING = ns.qname(ns.IPL, "Ping")
 _DATETIME = re.compile(r"(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)(?:\.(\d+))?(Z|[+-]\d\d:\d\d)?")
 
 
+class Operation(enum.Enum):
+    """The operations of the service, by the Body's element (the name is the log's)."""
+
+    PING = "Ping"
+    REPORT = "Indberetning"
+
+
+_OPERATIONS = {PING: Operation.PING, REPORT: Operation.REPORT}
+
+
 @dataclass(frozen=True, slots=True)
 class Identifier:
     system_name: str
     system_transaction_id: str
+
+
+def operation(request: CheckedRequest) -> Operation:
+    """The operation the request's payload asks for (IPL000002 for another contract element)."""
+    found = _OPERATIONS.get(str(request.payload.tag))
+    if found is None:
+        name = element_name(etree.QName(request.payload).localname)
+        reason = (
+            f"{name} is not an operation of this service; the Body must hold "
+            "IndberetningKontaktJobOgUddOenskerRequest or Ping"
+        )
+        raise InvalidRequest([at(request.payload, request.source, reason)])
+    return found
+
+
+def signature_of(message: VerifiedMessage | UnsignedMessage) -> Signature | None:
+    """What WS-Security established, as the use cases read it (None: an unsigned request)."""
+    if isinstance(message, UnsignedMessage):
+        return None
+    return Signature(message.fingerprint, message.replay_key, message.keep_until)
+
+
+def read_submission(
+    request: CheckedRequest,
+    message: VerifiedMessage | UnsignedMessage,
+    *,
+    received_at: datetime,
+    correlation_id: str,
+) -> Submission:
+    """The report in ``request`` with the wrapper's facts and the authentication result.
+
+    ``message`` is what verification returned for the request (its Body is
+    ``request``'s); an unsigned one is served only in insecure development mode.
+    """
+    identifier = read_identifier(request.payload)
+    return Submission(
+        system_name=identifier.system_name,
+        system_transaction_id=identifier.system_transaction_id,
+        report=read_report(request.payload, request.source),
+        received_at=received_at,
+        correlation_id=correlation_id,
+        signature=signature_of(message),
+    )
 
 
 def _i(local: str) -> str:

@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from lxml import etree
 
 from udb import ns, safexml
-from udb.wssecurity.verify import index_ids
+from udb.wssecurity.ids import index_ids
 
 __all__ = ["BODY_ID", "TIMESTAMP_ID", "sign"]
 

@@ -27,9 +27,10 @@ from cryptography import x509
 
 from tests.support import sqlite_url
 from udb import demo
-from udb.api.endpoint import Endpoint, Security
+from udb.api.endpoint import Endpoint
 from udb.cli import main
 from udb.client.cli.settings import Network
+from udb.config import Security
 from udb.domain.clock import DANISH_TZ, utc_now
 from udb.service.reports import ReportPolicy
 from udb.storage import Store, open_store

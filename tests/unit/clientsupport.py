@@ -28,8 +28,9 @@ from lxml import etree
 
 from tests.support import AARHUS_KUI, SYSTEM, seeded_store
 from udb import ns, safexml
-from udb.api.endpoint import Endpoint, Security
+from udb.api.endpoint import Endpoint
 from udb.client import Contact, EducationWish, JobWish, Report, RetryPolicy, UdbClient
+from udb.config import Security
 from udb.domain.clock import DANISH_TZ, utc_now
 from udb.domain.model import ErrorCode, Outcome
 from udb.service.reports import ReportPolicy

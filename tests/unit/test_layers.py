@@ -28,6 +28,27 @@ ALLOWED: dict[str, set[str]] = {
     "udb.storage": {"udb.domain"},
     "udb.service": {"udb.domain", "udb.storage", "udb.formats"},
     "udb.demo": {"udb.domain", "udb.service", "udb.storage"},
+    "udb.soap": {
+        "udb.ns",
+        "udb.safexml",
+        "udb.contract",
+        "udb.domain",
+        "udb.wssecurity",
+        "udb.service",
+    },
+    "udb.config": {"udb.wssecurity"},
+    "udb.api": {
+        "udb",
+        "udb.ns",
+        "udb.safexml",
+        "udb.contract",
+        "udb.domain",
+        "udb.wssecurity",
+        "udb.service",
+        "udb.storage",
+        "udb.soap",
+        "udb.config",
+    },
     "udb.client": {"udb", "udb.ns", "udb.safexml", "udb.contract", "udb.domain", "udb.wssecurity"},
 }
 #: what the SDK must never pull in, whatever the table above says

@@ -39,7 +39,7 @@ from udb.soap import envelope, faults, messages
 from udb.soap.version import SoapVersion
 from udb.storage.base import Store
 
-__all__ = ["Endpoint", "Reply", "Security", "media_type", "soap_version"]
+__all__ = ["Endpoint", "Reply", "media_type", "soap_version"]
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,12 @@
-"""Use cases: what the service does with a request, as plain functions.
+"""Use cases: what the service does, as plain functions over the store and domain values.
 
-The SOAP entrypoint parses and validates, builds a
-:class:`~udb.domain.model.Submission` and calls :func:`udb.service.reports.submit`;
-whatever that answers or raises, the entrypoint only translates.
+* ``reports.submit(submission, store, policy)``: one report, answered accepted or
+  with one error code (14, 86, 15, 280; 101 when the database fails);
+* ``ping.ping(signature, store, now)``: the liveness check, authenticated as a report is;
+* ``register``: the operator's CSV imports (municipalities, institutions, persons),
+  checked completely and applied all or nothing;
+* ``cpr_import.import_extract``: a CPR office extract file, staged, checked and applied.
+
+The SOAP endpoint and the command line only translate what these answer or raise
+(``errors``) into faults, answers and exit statuses.
 """

@@ -23,11 +23,10 @@ Memory holds one person and one read buffer, whatever the file's size.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import Final
 
 from udb.domain.cpr import mask
 from udb.formats import cpr_records as layout
@@ -35,7 +34,6 @@ from udb.formats.cpr_records import (
     ADDRESS,
     END,
     FIELD_ENDS,
-    MAX_RECORD_LENGTH,
     NOT_PERSON_BOUND,
     PERSON,
     POSTAL_ADDRESS,
@@ -44,19 +42,10 @@ from udb.formats.cpr_records import (
     Problems,
     detect_form,
     safe_reason,
-    starts_record,
 )
+from udb.formats.cpr_sources import SKIPPED, RecordSources
 
 __all__ = ["CprPerson", "ExtractHeader", "ExtractProblem", "ExtractReader", "Position", "check"]
-
-_LINE_LIMIT: Final = 64 * 1024  # characters of a line kept; the rest is ignored
-_PROGRESS_STEP: Final = 1 << 20
-_CHUNK: Final = 1 << 18  # characters read at a time from an unseparated file
-#: Types only checked and skipped, each carrying the person's CPR number at 4-13
-_READ: Final = frozenset({START, PERSON, ADDRESS, POSTAL_ADDRESS, END})
-_SKIPPED: Final = frozenset(RECORD_LENGTHS) - NOT_PERSON_BOUND - _READ
-_BOUND: Final = _SKIPPED | {ADDRESS, POSTAL_ADDRESS}  # the types that carry the person's CPR
-_SLACK: Final = 20  # how far past a record's end its successor is looked for (< any length)
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,7 +118,7 @@ class _Open:
         return CprPerson(p.cpr, p.status, p.current_cpr, p.birth_date, self.address, self.position)
 
 
-class ExtractReader:
+class ExtractReader(RecordSources):
     """Streams one extract file; memory does not grow with the file size.
 
     ``for person in reader.persons(): ...``, then look at ``reader.problems``
@@ -177,113 +166,6 @@ class ExtractReader:
                 reason += f" (the record ends after {self._length} characters)"
             self._report(line, offset, record_type, field, reason)
 
-    def _lines(self) -> Iterator[tuple[int | None, int, str, bool]]:
-        """(line, offset, record, damaged) for each non-empty line.
-
-        Of a line longer than ``_LINE_LIMIT`` only the start is kept: the rest
-        lies beyond any field read.
-        """
-        size, progress = self.size, self._progress
-        mark = _PROGRESS_STEP if progress else size + 1
-        offset = line = 0
-        with self.path.open("rb") as fh:
-            readline = fh.readline
-            while raw := readline(_LINE_LIMIT):
-                line += 1
-                start = offset
-                offset += len(raw)
-                if len(raw) == _LINE_LIMIT and not raw.endswith(b"\n"):
-                    while (more := readline(_LINE_LIMIT)) and not more.endswith(b"\n"):
-                        offset += len(more)
-                    offset += len(more)
-                self.bytes_read = offset
-                if offset >= mark and progress:
-                    progress(offset, size)
-                    mark = offset + _PROGRESS_STEP
-                text = raw.decode("latin-1").rstrip("\r\n")
-                if text:
-                    yield line, start, text, False
-        self._end_line = line + 1
-
-    def _unseparated(self) -> Iterator[tuple[int | None, int, str, bool]]:
-        """(None, offset, record, damaged) for each record of an unseparated file.
-
-        Each record is its type's length, but a record that is too short or too
-        long is recognised when the next record plausibly begins within a few
-        characters of where it should: the length is reported and reading goes
-        on from there. An unknown type code is followed the same way.
-        """
-        size, progress = self.size, self._progress
-        mark = _PROGRESS_STEP if progress else size + 1
-        need = MAX_RECORD_LENGTH + _SLACK + 16
-        with self.path.open("rb") as fh:
-            buf, base, i, eof = "", 0, 0, False  # buf[i] is byte base + i of the file
-            while True:
-                if i + need > len(buf) and not eof:
-                    chunk = fh.read(_CHUNK)
-                    eof = len(chunk) < _CHUNK
-                    buf, base, i = buf[i:] + chunk.decode("latin-1"), base + i, 0
-                if buf[i : i + 1] in ("\r", "\n"):  # between records
-                    i += 1
-                    continue
-                if i >= len(buf):
-                    break
-                pos = base + i
-                self.bytes_read = pos
-                if pos >= mark and progress:
-                    progress(pos, size)
-                    mark = pos + _PROGRESS_STEP
-                if self._after_end:  # whatever follows the 999 is passed on as one record
-                    yield None, pos, buf[i : i + 40], True
-                    return
-                rtype = buf[i : i + 3]
-                length = RECORD_LENGTHS.get(rtype)
-                if length is None:  # unknown type: look for the next record
-                    key, hi = self._key, i + MAX_RECORD_LENGTH + _SLACK
-                    nxt = next((j for j in range(i + 1, hi) if starts_record(buf, j, key, "")), 0)
-                    yield None, pos, buf[i : nxt or i + 3], True
-                    if not nxt:
-                        reason = f"no record follows within {hi - i} characters; reading stops"
-                        self._report(None, pos, "", None, reason)
-                        self._stopped = True
-                        return
-                    i = nxt
-                    continue
-                e = i + length
-                if e > len(buf):
-                    rec = buf[i:].rstrip("\r\n")
-                    reason = f"the file ends inside this record ({len(rec)} of {length} characters)"
-                    self._report(None, pos, rtype, None, reason)
-                    yield None, pos, rec, True
-                    break
-                n = e
-                while buf[n : n + 1] in ("\r", "\n"):
-                    n += 1
-                key = buf[i + 3 : i + 13] if rtype == PERSON else self._key
-                if (
-                    n >= len(buf)
-                    or rtype == END
-                    or (key is not None and buf.startswith(key, n + 3) and buf[n : n + 3] in _BOUND)
-                    or starts_record(buf, n, key, rtype)
-                ):
-                    alt = e
-                else:
-                    near = sorted(range(i + 3, e + _SLACK), key=lambda j: (abs(j - e), j))
-                    alt = next((j for j in near if starts_record(buf, j, key, rtype)), e)
-                if alt == e:  # the length is right; what follows is checked on its own
-                    yield None, pos, buf[i:e], False
-                    self._after_end = rtype == END
-                else:
-                    rec = buf[i:alt].rstrip("\r\n")
-                    reason = (
-                        f"the record is {len(rec)} characters long, not {length} "
-                        f"(the next record begins at byte {base + alt})"
-                    )
-                    self._report(None, pos, rtype, None, reason)
-                    yield None, pos, rec, True
-                i = alt
-        self.bytes_read = size
-
     def persons(self) -> Generator[CprPerson, None, None]:
         """Each person once its records are complete; problems are collected, never raised.
 
@@ -300,7 +182,7 @@ class ExtractReader:
         for line, offset, rec, damaged in source:
             rtype = rec[:3]
             if cur is not None and rec.startswith(key, 3) and not damaged:  # the common cases
-                if rtype in _SKIPPED and rtype >= last:  # only checked and skipped
+                if rtype in SKIPPED and rtype >= last:  # only checked and skipped
                     records += 1
                     last = rtype
                     continue

@@ -250,6 +250,10 @@ class _Institutions(_Repo, base.Institutions):
     def numbers(self) -> set[int]:
         return set(self.uow.data("institutions.numbers").institutions)
 
+    def list(self) -> builtins.list[Institution]:
+        found = self.uow.data("institutions.list").institutions
+        return [found[number] for number in sorted(found)]
+
 
 class _Systems(_Repo, base.Systems):
     def get(self, name: str) -> ClientSystem | None:
@@ -271,6 +275,19 @@ class _Systems(_Repo, base.Systems):
     def list(self) -> list[ClientSystem]:
         systems = self.uow.data("systems.list").systems
         return [systems[name] for name in sorted(systems)]
+
+    def set_disabled(self, system_id: int, at: datetime | None) -> None:
+        data = self.uow.data("systems.set_disabled", write=True)
+        for name, system in list(data.systems.items()):
+            if system.id == system_id:
+                data.systems[name] = replace(system, disabled_at=at)
+
+    def remove(self, system_id: int) -> None:
+        data = self.uow.data("systems.remove", write=True)
+        if any(r.system_id == system_id for r in data.reports.values()):
+            raise IntegrityError("constraint violated: the system has logged reports")
+        data.systems = {n: s for n, s in data.systems.items() if s.id != system_id}
+        data.certificates = {k: v for k, v in data.certificates.items() if v[0] != system_id}
 
     def add_certificate(self, system_id: int, certificate: ClientCertificate) -> None:
         data = self.uow.data("systems.add_certificate", write=True)
@@ -348,6 +365,9 @@ class _Persons(_Repo, base.Persons):
                     data.persons[cpr] = replace(old, status=PersonStatus.UNREGISTERED)
         return base.RegisterCounts(added, changed, made_non_resident, unchanged, unregistered)
 
+    def count(self) -> int:
+        return len(self.uow.data("persons.count").persons)
+
     def view(self, cpr: str) -> base.PersonView | None:
         data = self.uow.data("persons.view")
         person = data.persons.get(cpr)
@@ -420,6 +440,10 @@ class _Reports(_Repo, base.Reports):
         data.reports[report_id] = record
         self.uow.wrote()
         return report_id
+
+    def count_for_system(self, system_id: int) -> int:
+        data = self.uow.data("reports.count_for_system")
+        return sum(1 for r in data.reports.values() if r.system_id == system_id)
 
     def add_block(self, report_id: int, cpr: str, block: Block) -> bool:
         data = self.uow.data("reports.add_block", write=True)

@@ -59,6 +59,18 @@ def test_an_unpinned_certificate_is_access_denied_and_not_remembered(store: Fake
     assert "commit" not in store.ops
 
 
+def test_a_signed_ping_of_a_disabled_system_is_access_denied(store: FakeStore) -> None:
+    with store.unit_of_work() as uow:
+        uow.systems.set_disabled(1, NOW)
+        uow.commit()
+    with pytest.raises(AccessDenied, match="the client system is disabled"):
+        ping(SIGNATURE, store, NOW)
+    with store.unit_of_work() as uow:
+        uow.systems.set_disabled(1, None)
+        uow.commit()
+    assert ping(SIGNATURE, store, NOW) is True  # the refused one was not remembered
+
+
 def test_a_replay_of_an_unpinned_certificate_is_refused_as_a_replay(store: FakeStore) -> None:
     assert ping(SIGNATURE, store, NOW) is True
     with store.unit_of_work() as uow:

@@ -197,6 +197,24 @@ def test_access_denied(store: FakeStore, sub: Submission) -> None:
     assert store.committed == before
 
 
+def disable(store: FakeStore, name: str, at: datetime | None) -> None:
+    with store.unit_of_work() as uow:
+        system = uow.systems.get(name)
+        assert system is not None
+        uow.systems.set_disabled(system.id, at)
+        uow.commit()
+
+
+def test_a_disabled_system_is_refused_and_enabled_again_accepted(store: FakeStore) -> None:
+    disable(store, SYSTEM, NOW)
+    before = store.committed.copy()
+    with pytest.raises(AccessDenied, match="the client system is disabled"):
+        submit(full("tx-1"), store, POLICY)
+    assert store.committed == before  # nothing logged
+    disable(store, SYSTEM, None)
+    assert submit(full("tx-1"), store, POLICY) == Outcome.accepted()
+
+
 def test_older_block_is_accepted_kept_in_history_but_not_current(store: FakeStore) -> None:
     newer = submission("tx-1", job=JobWishBlock("Tømrer", at(10)))
     older = submission("tx-2", job=JobWishBlock("Murer", at(20)))

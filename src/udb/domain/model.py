@@ -96,11 +96,20 @@ class Institution:
 
 @dataclass(frozen=True, slots=True)
 class ClientSystem:
-    """A registered calling system and the institution numbers it may report for."""
+    """A registered calling system and the institution numbers it may report for.
+
+    A disabled system (``disabled_at`` set) keeps its history but may not call
+    the service: its requests are refused as from an unknown caller.
+    """
 
     id: int
     name: str
     institutions: frozenset[int] = field(default_factory=frozenset)
+    disabled_at: datetime | None = None
+
+    @property
+    def disabled(self) -> bool:
+        return self.disabled_at is not None
 
 
 @dataclass(frozen=True, slots=True)

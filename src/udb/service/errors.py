@@ -9,6 +9,7 @@ from __future__ import annotations
 #: Details shared by the use cases that authenticate a signed request.
 NOT_PINNED = "the signing certificate is not registered to a client system"
 REPLAY_REFUSED = "the message was received before (same signature): replay refused"
+SYSTEM_DISABLED = "the client system is disabled; its operator can enable it again"
 
 
 class ServiceError(Exception):

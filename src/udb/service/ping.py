@@ -1,7 +1,7 @@
 """Answering Ping: is the service up, for a caller authenticated as for a report.
 
 A signed Ping is served as a signed report is: its certificate must be pinned
-to a client system (IPL000004 otherwise) and its signature must not have been
+to an enabled client system (IPL000004 otherwise) and its signature must not have been
 received before (IPL000003: a replay); the replay key is remembered until the
 message would expire. An unsigned Ping (insecure development mode only) is
 answered without either check.
@@ -20,7 +20,13 @@ import logging
 from datetime import datetime
 
 from udb.domain.model import Signature
-from udb.service.errors import NOT_PINNED, REPLAY_REFUSED, AccessDenied, Replayed
+from udb.service.errors import (
+    NOT_PINNED,
+    REPLAY_REFUSED,
+    SYSTEM_DISABLED,
+    AccessDenied,
+    Replayed,
+)
 from udb.storage.base import StorageError, Store
 
 log = logging.getLogger(__name__)
@@ -32,7 +38,7 @@ def ping(signature: Signature | None, store: Store, now: datetime) -> bool:
     ``signature`` is what WS-Security established (None: unsigned). Raises
     :class:`~udb.service.errors.Replayed` for a signature received before and
     :class:`~udb.service.errors.AccessDenied` for a certificate that is not
-    pinned to a client system at ``now``.
+    pinned to a client system at ``now``, or whose system is disabled.
     """
     if not store.ping():
         return False
@@ -46,6 +52,8 @@ def ping(signature: Signature | None, store: Store, now: datetime) -> bool:
                 raise Replayed(REPLAY_REFUSED)
             if system is None:
                 raise AccessDenied(NOT_PINNED)
+            if system.disabled:
+                raise AccessDenied(SYSTEM_DISABLED)
             uow.commit()
     except StorageError as exc:
         log.warning("storage failed while authenticating a Ping; answering down: %s", exc)

@@ -12,6 +12,7 @@ from udb.domain.rules import Facts, check_report
 from udb.service.errors import (
     NOT_PINNED,
     REPLAY_REFUSED,
+    SYSTEM_DISABLED,
     AccessDenied,
     Replayed,
     TransactionIdReused,
@@ -37,6 +38,7 @@ def identify(submission: Submission, found: ClientSystem | None) -> ClientSystem
     system its certificate is pinned to, and ``Identifier/SystemName`` and
     ``ModtagerSystemID`` must both name that system. An unsigned request
     (insecure development mode only) is from the system named in ``SystemName``.
+    A disabled system (``udb systems disable``) is refused either way.
     """
     if submission.signature is not None:
         if found is None:
@@ -45,6 +47,8 @@ def identify(submission: Submission, found: ClientSystem | None) -> ClientSystem
             raise AccessDenied("Identifier/SystemName is not the system of the signing certificate")
     elif found is None:
         raise AccessDenied("SystemName is not a registered client system")
+    if found.disabled:
+        raise AccessDenied(SYSTEM_DISABLED)
     if submission.report.modtager_system_id != found.name:
         raise AccessDenied("ModtagerSystemID must equal Identifier/SystemName")
     return found

@@ -189,6 +189,10 @@ class Institutions(abc.ABC):
     @abc.abstractmethod
     def numbers(self) -> set[int]: ...
 
+    @abc.abstractmethod
+    def list(self) -> list[Institution]:
+        """Every institution, by number."""
+
 
 class Systems(abc.ABC):
     @abc.abstractmethod
@@ -200,6 +204,14 @@ class Systems(abc.ABC):
 
     @abc.abstractmethod
     def list(self) -> list[ClientSystem]: ...
+
+    @abc.abstractmethod
+    def set_disabled(self, system_id: int, at: datetime | None) -> None:
+        """Disable the system as of ``at``, or enable it again (``None``)."""
+
+    @abc.abstractmethod
+    def remove(self, system_id: int) -> None:
+        """Delete the system, its certificates and institutions (IntegrityError: it has reports)."""
 
     @abc.abstractmethod
     def add_certificate(self, system_id: int, certificate: ClientCertificate) -> None:
@@ -258,6 +270,10 @@ class Persons(abc.ABC):
     @abc.abstractmethod
     def view(self, cpr: str) -> PersonView | None: ...
 
+    @abc.abstractmethod
+    def count(self) -> int:
+        """How many persons the register holds (in any status)."""
+
 
 class Reports(abc.ABC):
     @abc.abstractmethod
@@ -279,6 +295,10 @@ class Reports(abc.ABC):
 
         Answers whether it became current (:func:`udb.domain.merge.supersedes`).
         """
+
+    @abc.abstractmethod
+    def count_for_system(self, system_id: int) -> int:
+        """How many reports the system has sent (the log keeps them all)."""
 
 
 class CprImports(abc.ABC):

@@ -51,11 +51,11 @@ def _receive_sql(signed: bool, replay: bool) -> str:
         " WHERE replay_cache.keep_until <= %(now)s RETURNING 1), "
     )
     system = (
-        "s AS (SELECT s.id, s.name FROM client_certificates c"
+        "s AS (SELECT s.id, s.name, s.disabled_at FROM client_certificates c"
         " JOIN client_systems s ON s.id = c.system_id WHERE c.fingerprint = %(fingerprint)s"
         " AND (c.retires_at IS NULL OR c.retires_at > %(now)s))"
         if signed
-        else "s AS (SELECT id, name FROM client_systems WHERE name = %(name)s)"
+        else "s AS (SELECT id, name, disabled_at FROM client_systems WHERE name = %(name)s)"
     )
     return (
         "WITH "
@@ -64,7 +64,7 @@ def _receive_sql(signed: bool, replay: bool) -> str:
         + " SELECT "
         + ("EXISTS (SELECT 1 FROM r)" if replay else "true")
         + ", s.id, s.name, ARRAY(SELECT institution_number FROM system_institutions"
-        " WHERE system_id = s.id), "
+        " WHERE system_id = s.id), s.disabled_at, "
         + _prefixed("l", REPORT_COLUMNS)
         + ", "
         + _prefixed("p", PERSON_COLUMNS)
@@ -106,13 +106,17 @@ def receive(db: Session, arrival: Arrival, replay_cache: SqlReplayCache) -> Inta
         raise StorageError("PostgreSQL failed: the intake query returned no row")
     if replay:
         replay_cache.maybe_purge(arrival.received_at)
-    first_seen, system_id, system_name, institutions = row[0:4]
+    first_seen, system_id, system_name, institutions, disabled_at = row[0:5]
     system = (
-        None if system_id is None else ClientSystem(system_id, system_name, frozenset(institutions))
+        None
+        if system_id is None
+        else ClientSystem(
+            system_id, system_name, frozenset(institutions), DIALECT.from_optional_time(disabled_at)
+        )
     )
-    earlier = None if row[4] is None else report_of(row[4:12], DIALECT)
-    person = None if row[12] is None else person_of(row[12:18], DIALECT)
-    institution = None if row[18] is None else Institution(*row[18:21])
+    earlier = None if row[5] is None else report_of(row[5:13], DIALECT)
+    person = None if row[13] is None else person_of(row[13:19], DIALECT)
+    institution = None if row[19] is None else Institution(*row[19:22])
     return Intake(bool(first_seen), system, earlier, person, institution)
 
 

@@ -138,6 +138,10 @@ class SqlPersons(SqlRepository, base.Persons):
         db.execute(f"DELETE FROM {STAGING} WHERE token = ?", (token,))
         return RegisterCounts(added, changed, made_non_resident, unchanged, unregistered)
 
+    def count(self) -> int:
+        row = self.db.one("SELECT count(*) FROM persons")
+        return 0 if row is None else int(row[0])
+
     def view(self, cpr: str) -> PersonView | None:
         person = self.get(cpr)
         if person is None:

@@ -140,17 +140,28 @@ class SqlInstitutions(_ReferenceTable, base.Institutions):
     def numbers(self) -> set[int]:
         return {row[0] for row in self.db.all("SELECT number FROM institutions")}
 
+    def list(self) -> builtins.list[Institution]:
+        rows = self.db.all(
+            "SELECT number, municipality_code, name FROM institutions ORDER BY number"
+        )
+        return [Institution(*row) for row in rows]
+
 
 class SqlSystems(SqlRepository, base.Systems):
-    def get(self, name: str) -> ClientSystem | None:
-        row = self.db.one("SELECT id FROM client_systems WHERE name = ?", (name,))
-        return None if row is None else self._system(row[0], name)
+    #: the columns of client_systems a ClientSystem is read from (see :meth:`_system`)
+    COLUMNS = "id, name, disabled_at"
 
-    def _system(self, system_id: int, name: str) -> ClientSystem:
+    def get(self, name: str) -> ClientSystem | None:
+        row = self.db.one(f"SELECT {self.COLUMNS} FROM client_systems WHERE name = ?", (name,))
+        return None if row is None else self._system(row)
+
+    def _system(self, row: Sequence[Any]) -> ClientSystem:
+        """The system of a row of :attr:`COLUMNS`, with its institutions."""
         numbers = self.db.all(
-            "SELECT institution_number FROM system_institutions WHERE system_id = ?", (system_id,)
+            "SELECT institution_number FROM system_institutions WHERE system_id = ?", (row[0],)
         )
-        return ClientSystem(system_id, name, frozenset(r[0] for r in numbers))
+        disabled_at = self.d.from_optional_time(row[2])
+        return ClientSystem(row[0], row[1], frozenset(r[0] for r in numbers), disabled_at)
 
     def add(self, name: str, institutions: Iterable[int], now: datetime) -> ClientSystem:
         self.db.execute(
@@ -158,7 +169,7 @@ class SqlSystems(SqlRepository, base.Systems):
             " ON CONFLICT (name) DO NOTHING",
             (name, self.d.time(now)),
         )
-        row = self.db.one("SELECT id FROM client_systems WHERE name = ?", (name,))
+        row = self.db.one(f"SELECT {self.COLUMNS} FROM client_systems WHERE name = ?", (name,))
         if row is None:  # pragma: no cover - inserted or already there
             raise IntegrityError("constraint violated: the client system was not stored")
         numbers = [(row[0], n) for n in institutions]
@@ -168,11 +179,21 @@ class SqlSystems(SqlRepository, base.Systems):
                 " ON CONFLICT DO NOTHING",
                 numbers,
             )
-        return self._system(row[0], name)
+        return self._system(row)
 
     def list(self) -> builtins.list[ClientSystem]:
-        rows = self.db.all("SELECT id, name FROM client_systems ORDER BY name")
-        return [self._system(i, n) for i, n in rows]
+        rows = self.db.all(f"SELECT {self.COLUMNS} FROM client_systems ORDER BY name")
+        return [self._system(row) for row in rows]
+
+    def set_disabled(self, system_id: int, at: datetime | None) -> None:
+        self.db.execute(
+            "UPDATE client_systems SET disabled_at = ? WHERE id = ?",
+            (self.d.optional_time(at), system_id),
+        )
+
+    def remove(self, system_id: int) -> None:
+        # certificates and institutions go by ON DELETE CASCADE; logged reports refuse it
+        self.db.execute("DELETE FROM client_systems WHERE id = ?", (system_id,))
 
     def add_certificate(self, system_id: int, certificate: ClientCertificate) -> None:
         c, d = certificate, self.d
@@ -220,12 +241,12 @@ class SqlSystems(SqlRepository, base.Systems):
 
     def by_certificate(self, fingerprint: str, now: datetime) -> ClientSystem | None:
         row = self.db.one(
-            "SELECT s.id, s.name FROM client_certificates c"
+            "SELECT s.id, s.name, s.disabled_at FROM client_certificates c"
             " JOIN client_systems s ON s.id = c.system_id"
             " WHERE c.fingerprint = ? AND (c.retires_at IS NULL OR c.retires_at > ?)",
             (fingerprint, self.d.time(now)),
         )
-        return None if row is None else self._system(row[0], row[1])
+        return None if row is None else self._system(row)
 
 
 class SqlReplayCache(SqlRepository, base.ReplayCache):
@@ -294,6 +315,10 @@ class SqlReports(SqlRepository, base.Reports):
         )
         if taken is None:
             raise IntegrityError("constraint violated: report_log_correlation_id_key")
+
+    def count_for_system(self, system_id: int) -> int:
+        row = self.db.one("SELECT count(*) FROM report_log WHERE system_id = ?", (system_id,))
+        return 0 if row is None else int(row[0])
 
     def add_block(self, report_id: int, cpr: str, block: Block) -> bool:
         values = block_values(block, self.d)

@@ -9,7 +9,9 @@ import click
 from cryptography import x509
 
 from udb.cli.common import database_option, open_migrated
+from udb.cli.params import WholeNumber
 from udb.domain.clock import utc_now
+from udb.domain.model import ClientSystem
 from udb.storage import IntegrityError, UnitOfWork
 from udb.wssecurity.certs import CertificateError, fingerprint, pinned, read_certificate
 
@@ -24,7 +26,7 @@ def systems() -> None:
 @click.option(
     "--institution",
     "institution_numbers",
-    type=click.IntRange(1, 2_147_483_647),
+    type=WholeNumber(1, 2_147_483_647, "an institution number"),
     multiple=True,
     required=True,
     help="Institution number the system may report for (repeat for several).",
@@ -71,6 +73,18 @@ def systems_add(
     click.echo(f"{system.name}: may report for institution(s) {numbers}")
     if certificate is not None:
         click.echo(f"  certificate {fingerprint(certificate)} pinned")
+    if system.disabled:
+        click.echo(f"  the system is disabled: `udb systems enable {system.name}` lets it report")
+
+
+def _named(uow: UnitOfWork, name: str) -> ClientSystem:
+    """The system called ``name``, or exit with a message that says where to look."""
+    system = uow.systems.get(name)
+    if system is None:
+        raise click.ClickException(
+            f"no client system is named {name} (`udb systems list` shows the registered ones)"
+        )
+    return system
 
 
 def _certificate(path: Path) -> x509.Certificate:
@@ -101,7 +115,7 @@ def _pin(uow: UnitOfWork, system_id: int, certificate: x509.Certificate, now: da
 )
 @click.option(
     "--overlap-days",
-    type=click.IntRange(0, 365),
+    type=WholeNumber(0, 365, "a number of days"),
     default=30,
     show_default=True,
     help="How long the current certificate(s) keep identifying the system.",
@@ -115,9 +129,7 @@ def systems_rotate(name: str, cert_file: Path, overlap_days: int, database_url: 
     store = open_migrated(database_url)
     try:
         with store.unit_of_work() as uow:
-            system = uow.systems.get(name)
-            if system is None:
-                raise click.ClickException(f"no client system named {name!r}")
+            system = _named(uow, name)
             if any(
                 c.fingerprint == fingerprint(certificate)
                 for c in uow.systems.certificates(system.id)
@@ -154,7 +166,10 @@ def systems_list(database_url: str) -> None:
     now = utc_now()
     for system, certificates in found:
         numbers = ", ".join(map(str, sorted(system.institutions))) or "-"
-        click.echo(f"{system.name}\tinstitutions: {numbers}")
+        disabled = ""
+        if system.disabled_at is not None:
+            disabled = f"\tdisabled since {system.disabled_at:%Y-%m-%d %H:%M} UTC"
+        click.echo(f"{system.name}\tinstitutions: {numbers}{disabled}")
         for c in certificates:
             state = "expired" if c.not_after <= now else f"expires {c.not_after:%Y-%m-%d}"
             if c.retires_at is not None:
@@ -164,3 +179,85 @@ def systems_list(database_url: str) -> None:
                     else f", retires {c.retires_at:%Y-%m-%d}"
                 )
             click.echo(f"  certificate {c.fingerprint} {c.subject} ({state})")
+
+
+@systems.command("disable")
+@click.argument("name")
+@database_option
+def systems_disable(name: str, database_url: str) -> None:
+    """Stop system NAME from reporting: its reports and Pings get IPL000004.
+
+    Its reports, history, certificates and institutions are kept;
+    `udb systems enable NAME` lets it report again.
+    """
+    now = utc_now()
+    store = open_migrated(database_url)
+    try:
+        with store.unit_of_work() as uow:
+            system = _named(uow, name)
+            if system.disabled_at is None:
+                uow.systems.set_disabled(system.id, now)
+                uow.commit()
+    finally:
+        store.close()
+    if system.disabled_at is not None:
+        click.echo(f"{name} is disabled since {system.disabled_at:%Y-%m-%d %H:%M} UTC already")
+        return
+    click.echo(f"{name}: disabled; its reports and Pings now get IPL000004 (access denied)")
+    click.echo(f"  its history is kept; `udb systems enable {name}` lets it report again")
+
+
+@systems.command("enable")
+@click.argument("name")
+@database_option
+def systems_enable(name: str, database_url: str) -> None:
+    """Let the disabled system NAME report again."""
+    store = open_migrated(database_url)
+    try:
+        with store.unit_of_work() as uow:
+            system = _named(uow, name)
+            if system.disabled:
+                uow.systems.set_disabled(system.id, None)
+                uow.commit()
+    finally:
+        store.close()
+    if not system.disabled:
+        click.echo(f"{name} is not disabled; nothing changed")
+        return
+    click.echo(f"{name}: enabled; it may report again")
+
+
+@systems.command("remove")
+@click.argument("name")
+@database_option
+def systems_remove(name: str, database_url: str) -> None:
+    """Remove system NAME, its certificates and institutions; only if it never reported.
+
+    The report log keeps every report with the system that sent it, so a
+    system that has reported cannot be removed: disable it instead.
+    """
+    store = open_migrated(database_url)
+    try:
+        with store.unit_of_work() as uow:
+            system = _named(uow, name)
+            reports = uow.reports.count_for_system(system.id)
+            if reports:
+                raise click.ClickException(
+                    f"{name} has sent {reports} report(s), which the report log keeps with their"
+                    f" system, so it cannot be removed; to stop it from reporting:"
+                    f" udb systems disable {name}"
+                )
+            certificates = len(uow.systems.certificates(system.id))
+            uow.systems.remove(system.id)
+            uow.commit()
+    except IntegrityError as exc:  # a report logged meanwhile
+        raise click.ClickException(
+            f"{name} has just sent a report, so it cannot be removed: {exc};"
+            f" to stop it from reporting: udb systems disable {name}"
+        ) from exc
+    finally:
+        store.close()
+    click.echo(
+        f"removed {name}, its {certificates} pinned certificate(s) and its authorisation for"
+        f" {len(system.institutions)} institution(s) (the institutions stay)"
+    )

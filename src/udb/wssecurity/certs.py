@@ -10,6 +10,7 @@ are never for production.
 from __future__ import annotations
 
 import ipaddress
+import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -59,20 +60,45 @@ class DevCertificates:
     client_cert: Path
     client_key: Path
 
+    @classmethod
+    def in_directory(cls, directory: Path) -> DevCertificates:
+        """The files :func:`make_dev_certificates` writes into ``directory``."""
+        return cls(
+            ca_cert=directory / "ca.pem",
+            ca_key=directory / "ca-key.pem",
+            server_cert=directory / "server.pem",
+            server_key=directory / "server-key.pem",
+            client_cert=directory / "client.pem",
+            client_key=directory / "client-key.pem",
+        )
+
+    @property
+    def files(self) -> tuple[Path, ...]:
+        return (
+            self.ca_cert, self.ca_key, self.server_cert, self.server_key,
+            self.client_cert, self.client_key,
+        )  # fmt: skip
+
+    def existing(self) -> list[Path]:
+        """Those of the files that exist already (or are in the way as something else)."""
+        return [path for path in self.files if path.exists() or path.is_symlink()]
+
 
 def _key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
 
 
 def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
-    path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,  # granian reads PKCS#8 keys only
-            serialization.NoEncryption(),
-        )
+    """Write ``key`` readable by its owner only, from the first byte on."""
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,  # granian reads PKCS#8 keys only
+        serialization.NoEncryption(),
     )
-    path.chmod(0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)  # a file that existed keeps its mode otherwise
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
 
 
 def _name(common_name: str) -> x509.Name:
@@ -85,9 +111,23 @@ def _name(common_name: str) -> x509.Name:
 
 
 def make_dev_certificates(
-    directory: Path, *, system_name: str, now: datetime | None = None, days: int = 365
+    directory: Path,
+    *,
+    system_name: str,
+    now: datetime | None = None,
+    days: int = 365,
+    overwrite: bool = False,
 ) -> DevCertificates:
-    """Write a CA, a server certificate for localhost and a client certificate (PEM)."""
+    """Write a CA, a server certificate for localhost and a client certificate (PEM).
+
+    Raises :class:`FileExistsError`, before writing anything, if any of the
+    files exists already, unless ``overwrite``: replacing a pinned client
+    certificate's key locks its system out (IPL000004).
+    """
+    paths = DevCertificates.in_directory(directory)
+    existing = paths.existing()
+    if existing and not overwrite:
+        raise FileExistsError(", ".join(path.name for path in existing))
     now = now or datetime.now(UTC)
     start, end = now - timedelta(minutes=5), now + timedelta(days=days)
     directory.mkdir(parents=True, exist_ok=True)
@@ -138,14 +178,6 @@ def make_dev_certificates(
         [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))],
     )
     client, client_key = leaf(system_name, ExtendedKeyUsageOID.CLIENT_AUTH, None)
-    paths = DevCertificates(
-        ca_cert=directory / "ca.pem",
-        ca_key=directory / "ca-key.pem",
-        server_cert=directory / "server.pem",
-        server_key=directory / "server-key.pem",
-        client_cert=directory / "client.pem",
-        client_key=directory / "client-key.pem",
-    )
     for path, cert in (
         (paths.ca_cert, ca),
         (paths.server_cert, server),

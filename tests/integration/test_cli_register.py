@@ -85,15 +85,13 @@ def test_persons_import_checks_every_row_without_printing_cpr_numbers(run, tmp_p
         "12345,active,751\n"
         "0101104230,asleep,751\n"
         "0202104230,active,\n"
-        "0303104230,dead,\n"
-        "0404104230,active,990\n",
+        "0303104230,dead,\n",
     )
     result = run("persons", "import", path, ok=False)
     assert "line 3: cpr 310210-**** does not start with a valid birth date" in result.output
     assert "line 4: cpr must be exactly 10 digits" in result.output
     assert "line 5: status must be one of active, dead, emigrated, disappeared" in result.output
     assert "line 6: municipality_code is required for an active person" in result.output
-    assert "line 8: municipality_code 990 is not a known municipality" in result.output
     for number in ("3102104238", "0101104230", "0202104230"):
         assert number not in result.output
     ok = write(
@@ -137,11 +135,53 @@ def test_persons_show_json_has_the_documented_keys(run) -> None:  # type: ignore
     assert "no person" in run("persons", "show", "0101010101", ok=False).output
 
 
-def test_demo_loads_everything_and_twice_changes_nothing(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    first = run("demo").output
+def test_persons_in_an_unknown_municipality_are_imported_with_a_warning(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The CPR register is the authority on where people live; the table may lag behind."""
+    path = write(
+        tmp_path,
+        "p.csv",
+        "cpr,status,municipality_code\n"
+        "1010104238,active,751\n"
+        "0404104230,active,990\n"
+        "0505104230,active,990\n"
+        "0606104230,active,991\n"
+        "0707104230,dead,992\n",
+    )
+    result = run("persons", "import", path)
+    assert "persons: 5 added, 0 changed, 0 unchanged" in result.output
+    assert (
+        "warning: 3 person(s) live in municipality codes not in the municipality table:"
+        " 990 (2), 991 (1);" in result.output
+    )
+    assert "992" not in result.output  # the dead person lives nowhere: no warning
+    assert "reports about them get 86" in result.output
+    for number in ("0404104230", "0505104230", "0606104230"):
+        assert number not in result.output
+
+
+def test_demo_into_a_database_with_data_of_its_own_is_refused(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("demo", ok=False)
+    assert result.output.count("\n") == 1
+    assert "Error: the database holds data that is not the demo's (2 institution(s))" in (
+        result.output
+    )
+    assert "or --force to add the demo anyway" in result.output
+    assert "Vejledningssystem-Koebenhavn" not in run("systems", "list").output
+    assert "Loaded the synthetic demo data set" in run("demo", "--force").output
+
+
+def test_demo_loads_everything_and_twice_changes_nothing(database_url: str) -> None:
+    runner = CliRunner()
+
+    def run(*args: str) -> str:
+        result = runner.invoke(main, [*args, "--database", database_url])
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    first = run("demo")
     assert "98 municipalities" in first and "curl" in first
     run("demo")
-    listing = run("systems", "list").output
+    listing = run("systems", "list")
     assert "Vejledningssystem-Aarhus\tinstitutions: 751001" in listing
     assert "Vejledningssystem-Koebenhavn\tinstitutions: 101001" in listing
 

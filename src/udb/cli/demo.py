@@ -11,17 +11,34 @@ from udb.domain.clock import utc_now
 
 
 @click.command()
+@click.option(
+    "--force", is_flag=True, help="Load the demo into a database that holds other data too."
+)
 @database_option
-def demo(database_url: str) -> None:
+def demo(force: bool, database_url: str) -> None:
     """Load a clearly synthetic demo data set and print an example call.
 
     All 98 municipalities, a made-up KUI institution for each (code * 1000 + 1),
     the client systems Vejledningssystem-Aarhus (751001) and
     Vejledningssystem-Koebenhavn (101001), and made-up young people that
     produce every answer. Loading it again changes nothing.
+
+    Only into an empty database or one that holds only the demo: client
+    systems, institutions, persons or CPR extracts of its own are refused
+    unless --force (the demo would add invented persons and systems to them).
     """
     store = open_migrated(database_url)
     try:
+        if not force:
+            with store.unit_of_work(readonly=True) as uow:
+                other = demo_data.other_data(uow)
+            if other:
+                raise click.ClickException(
+                    "the database holds data that is not the demo's"
+                    f" ({', '.join(other)}), and the demo would add invented persons and"
+                    " systems to it; nothing was loaded: use a new database (--database),"
+                    " or --force to add the demo anyway"
+                )
         loaded = demo_data.load(store, utc_now())
     finally:
         store.close()

@@ -8,6 +8,14 @@
 * made-up young people that produce every answer of the service.
 
 Every CPR number here is invented for the demo.
+
+The demo is loaded only into a database that holds nothing but the demo
+(:func:`other_data`): no client system but the two above, no institution but
+the demo's KUIs (named ``... (demo)``), no person but the demo's and no CPR
+extract applied. The municipalities come with the schema and do not count;
+neither do the reports, certificates and replay entries of the two demo
+systems (``make run`` loads the demo again at every start, after the example
+requests of the last run).
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ from datetime import datetime
 from udb.domain import cpr as cprnr
 from udb.domain.model import Institution, Municipality, Person, PersonStatus
 from udb.service.register import apply_persons
-from udb.storage.base import Store
+from udb.storage.base import Store, UnitOfWork
 
 AARHUS, KOEBENHAVN = 751, 101
 AARHUS_SYSTEM = "Vejledningssystem-Aarhus"
@@ -69,6 +77,36 @@ def persons() -> list[Person]:
             raise ValueError("demo CPR number without a birth date")
         found.append(Person(p.cpr, born, p.status, p.municipality_code))
     return found
+
+
+SYSTEMS = (AARHUS_SYSTEM, KOEBENHAVN_SYSTEM)
+
+
+def is_demo_institution(institution: Institution) -> bool:
+    """One of the demo's made-up KUIs (:func:`institutions`)."""
+    return (
+        institution.number == institution.municipality_code * 1000 + 1
+        and institution.name.endswith(" (demo)")
+    )
+
+
+def other_data(uow: UnitOfWork) -> list[str]:
+    """What the database holds besides the demo data set, as "2 client systems", ...
+
+    Empty when the database is empty or holds only the demo (see the module docstring).
+    """
+    systems = sum(1 for s in uow.systems.list() if s.name not in SYSTEMS)
+    institutions = sum(1 for i in uow.institutions.list() if not is_demo_institution(i))
+    demo_persons = sum(1 for p in PERSONS if uow.persons.get(p.cpr) is not None)
+    persons = uow.persons.count() - demo_persons
+    extracts = len(uow.cpr_imports.list())
+    found = [
+        (systems, "client system(s)"),
+        (institutions, "institution(s)"),
+        (persons, "person(s)"),
+        (extracts, "CPR extract(s) applied"),
+    ]
+    return [f"{n:,} {what}" for n, what in found if n]
 
 
 @dataclass(frozen=True, slots=True)

@@ -82,13 +82,11 @@ def cpr() -> None:
 
 @cpr.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--full", "kind", flag_value="full", help="The file is the complete register.")
-@click.option(
-    "--incremental", "kind", flag_value="incremental", help="Only the persons in the file change."
-)
+@click.option("--full", is_flag=True, help="The file is the complete register.")
+@click.option("--incremental", is_flag=True, help="Only the persons in the file change.")
 @click.option("--force", is_flag=True, help="Apply a file older than the newest applied one.")
 @database_option
-def cpr_import(file: Path, kind: str | None, force: bool, database_url: str) -> None:
+def cpr_import(file: Path, full: bool, incremental: bool, force: bool, database_url: str) -> None:
     """Check FILE completely, then apply it to the register in one transaction.
 
     A full extract is the complete register: persons missing from it are no
@@ -96,21 +94,24 @@ def cpr_import(file: Path, kind: str | None, force: bool, database_url: str) -> 
     kept). An incremental extract changes only the persons it holds. Nothing is
     written if any record has a problem; every problem is listed.
     """
-    if kind is None:
-        raise click.UsageError("say whether the file is --full or --incremental")
+    if full == incremental:
+        raise click.UsageError(
+            "say whether the file is --full or --incremental"
+            + (" (one of them, not both)" if full else "")
+        )
     store = open_migrated(database_url)
     console = Console(stderr=True)
     try:
         with _Reporter(console) as reporter:
             result = import_extract(
-                store, file, full=kind == "full", force=force, now=utc_now(), progress=reporter
+                store, file, full=full, force=force, now=utc_now(), progress=reporter
             )
     finally:
         store.close()
-    _report(result, file)
+    _report(result, file, "full" if full else "incremental")
 
 
-def _report(result: CprImportResult, file: Path) -> None:
+def _report(result: CprImportResult, file: Path, kind: str) -> None:
     for warning in result.warnings:
         click.echo(f"warning: {warning}", err=True)
     if result.outcome is ImportOutcome.INVALID:
@@ -126,6 +127,17 @@ def _report(result: CprImportResult, file: Path) -> None:
         when = "" if result.record is None else f" on {_local(result.record)}"
         click.echo(f"{file.name} was applied before{when}; nothing changed")
         return
+    if result.outcome is ImportOutcome.ALREADY_APPLIED_AS_OTHER_KIND and result.record:
+        raise click.ClickException(
+            f"{file.name} was applied before on {_local(result.record)} as"
+            f" --{result.record.kind}, so it was not applied as --{kind}: an extract file is"
+            f" applied once (recognised by its content); nothing changed"
+            + (
+                "; for a complete register, import a full extract from the CPR office"
+                if kind == "full"
+                else ""
+            )
+        )
     if result.outcome is ImportOutcome.REFUSED_OLDER:
         produced = result.header.production_date if result.header else "?"
         raise click.ClickException(

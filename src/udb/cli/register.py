@@ -3,18 +3,33 @@
 from __future__ import annotations
 
 import json
+import sys
+from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
 
 import click
+from rich.console import Console
+from rich.table import Table
 
 from udb.cli.common import database_option, open_migrated, report_import
 from udb.domain.clock import DANISH_TZ, utc_now
-from udb.domain.model import BlockKind, ContactBlock
+from udb.domain.model import BlockKind, ContactBlock, Institution, Municipality
 from udb.service.register import import_institutions, import_municipalities, import_persons
 from udb.storage.base import PersonView, StoredBlock
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
+_JSON = click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")
+
+
+def _table(titles: Sequence[str], rows: Sequence[Sequence[object]], right: int) -> None:
+    """Print a plain table; the first ``right`` columns are numbers (right-aligned)."""
+    table = Table(show_edge=False, box=None, pad_edge=False)
+    for n, title in enumerate(titles):
+        table.add_column(title, justify="right" if n < right else "left")
+    for row in rows:
+        table.add_row(*(str(v) for v in row))
+    Console(file=sys.stdout, width=200).print(table)
 
 
 @click.group()
@@ -26,12 +41,39 @@ def municipalities() -> None:
 @click.argument("file", type=_FILE)
 @database_option
 def municipalities_import(file: Path, database_url: str) -> None:
-    """Import FILE.csv with the header municipality_code,name."""
+    """Import FILE.csv with the header municipality_code,name.
+
+    Fields are separated by commas, semicolons or tabs (as the header is).
+    """
     store = open_migrated(database_url)
     try:
         report_import(import_municipalities(store, file), "municipalities")
     finally:
         store.close()
+
+
+def _municipalities(database_url: str) -> list[Municipality]:
+    store = open_migrated(database_url)
+    try:
+        with store.unit_of_work(readonly=True) as uow:
+            return uow.municipalities.list()
+    finally:
+        store.close()
+
+
+@municipalities.command("list")
+@_JSON
+@database_option
+def municipalities_list(as_json: bool, database_url: str) -> None:
+    """List the municipalities by code."""
+    found = _municipalities(database_url)
+    if as_json:
+        data = [{"municipality_code": m.code, "name": m.name} for m in found]
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    elif not found:
+        click.echo("no municipalities (`udb db migrate` loads the 98 of Denmark)")
+    else:
+        _table(("code", "name"), [(m.code, m.name) for m in found], right=1)
 
 
 @click.group()
@@ -43,12 +85,49 @@ def institutions() -> None:
 @click.argument("file", type=_FILE)
 @database_option
 def institutions_import(file: Path, database_url: str) -> None:
-    """Import FILE.csv with the header institution_number,municipality_code,name."""
+    """Import FILE.csv with the header institution_number,municipality_code,name.
+
+    Fields are separated by commas, semicolons or tabs (as the header is); the
+    municipality of each institution must be known.
+    """
     store = open_migrated(database_url)
     try:
         report_import(import_institutions(store, file), "institutions")
     finally:
         store.close()
+
+
+@institutions.command("list")
+@_JSON
+@database_option
+def institutions_list(as_json: bool, database_url: str) -> None:
+    """List the institutions by number, with their municipalities."""
+    store = open_migrated(database_url)
+    try:
+        with store.unit_of_work(readonly=True) as uow:
+            found: list[Institution] = uow.institutions.list()
+            names = {m.code: m.name for m in uow.municipalities.list()}
+    finally:
+        store.close()
+    if as_json:
+        data = [
+            {
+                "institution_number": i.number,
+                "municipality_code": i.municipality_code,
+                "municipality": names.get(i.municipality_code),
+                "name": i.name,
+            }
+            for i in found
+        ]
+        click.echo(json.dumps(data, ensure_ascii=False, indent=2))
+    elif not found:
+        click.echo("no institutions (`udb institutions import FILE.csv` adds them)")
+    else:
+        rows = [
+            (i.number, i.municipality_code, names.get(i.municipality_code, "?"), i.name)
+            for i in found
+        ]
+        _table(("number", "code", "municipality", "name"), rows, right=2)
 
 
 @click.group()
@@ -62,15 +141,21 @@ def persons() -> None:
 def persons_import(file: Path, database_url: str) -> None:
     """Import FILE.csv with the header cpr,status,municipality_code.
 
-    status is one of active, dead, emigrated, disappeared; the birth date is
-    taken from the CPR number. The simple register input until CPR extract
-    import exists.
+    Fields are separated by commas, semicolons or tabs (as the header is).
+    status is one of active (lives in Denmark: needs a municipality_code),
+    dead, emigrated, disappeared, greenland, no_residence, cancelled,
+    replaced, unregistered (each answered 14). The birth date is taken from
+    the CPR number. A municipality the table does not know is imported with a
+    warning. The same register path as an incremental CPR extract.
     """
     store = open_migrated(database_url)
     try:
-        report_import(import_persons(store, file, utc_now()), "persons")
+        result = import_persons(store, file, utc_now())
     finally:
         store.close()
+    for warning in result.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    report_import(result, "persons")
 
 
 def _local(value: datetime) -> str:

@@ -8,8 +8,14 @@ institutions           ``institution_number,municipality_code,name``
 persons                ``cpr,status,municipality_code``
 =====================  ==============================================
 
-UTF-8 (a byte order mark is allowed), comma separated, one header line. A
-reader returns every valid row and a :class:`RowError` for every bad one;
+UTF-8 (a byte order mark is allowed), one header line. The fields are
+separated by commas, semicolons (what Danish Excel writes) or tabs, whichever
+the header line uses (as ``udb send-batch`` reads its files)::
+
+    cpr;status;municipality_code
+    1503084232;active;751
+
+A reader returns every valid row and a :class:`RowError` for every bad one;
 nothing is written here. Error messages never quote a CPR number in full.
 """
 
@@ -55,7 +61,7 @@ def _text(path: Path) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise _BadFile(line, "the file is not UTF-8 text") from None
+        raise _BadFile(line, "the file is not UTF-8 text (in Excel: save as CSV UTF-8)") from None
 
 
 class _BadFile(ValueError):
@@ -65,17 +71,31 @@ class _BadFile(ValueError):
         self.reason = reason
 
 
+DELIMITERS = (",", ";", "\t")
+
+
+def delimiter(header_line: str) -> str:
+    """The separator the header line uses: the one of :data:`DELIMITERS` it has most of.
+
+    >>> delimiter("cpr;status;municipality_code"), delimiter("code,name")
+    (';', ',')
+    """
+    return max(DELIMITERS, key=header_line.count)
+
+
 def _rows(path: Path, header: tuple[str, ...]) -> Iterator[tuple[int, dict[str, str] | RowError]]:
     """(line number, row or error) for each data row; :class:`_BadFile` if unreadable."""
-    reader = csv.reader(io.StringIO(_text(path), newline=""))
+    text = _text(path)
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter(text.split("\n", 1)[0]))
+    expected = ",".join(header) + " (separated by commas, semicolons or tabs)"
     try:
         first = next(reader)
     except StopIteration:
-        raise _BadFile(1, "the file is empty; expected the header " + ",".join(header)) from None
+        raise _BadFile(1, "the file is empty; expected the header " + expected) from None
     except csv.Error as exc:
         raise _BadFile(reader.line_num, f"the file is not valid CSV: {exc}") from None
     if tuple(c.strip() for c in first) != header:
-        raise _BadFile(1, "the header must be exactly " + ",".join(header))
+        raise _BadFile(1, "the header must be exactly " + expected)
     while True:
         try:
             row = next(reader)

@@ -7,18 +7,23 @@
    outside the register (:meth:`udb.storage.base.Store.stage_register`);
 2. if any record has a problem, nothing is applied and every problem is
    reported with its position, record type and field;
-3. a file applied before (same SHA-256) changes nothing; a file produced
-   before the newest one applied (000 record) is refused unless forced;
+3. a file applied before (same SHA-256) changes nothing, whichever kind
+   (full or incremental) is asked for now: a file is applied once, and the
+   answer says when it was asked as the other kind; a file produced before
+   the newest one applied (000 record) is refused unless forced;
 4. then the staged persons are applied in one short transaction: a full file
    is the complete register (everyone else becomes unregistered, their
    contact and wish data kept), an incremental one changes only its persons;
-   the file is recorded in the import history.
+   the file is recorded in the import history. Residents of municipalities
+   the municipality table does not know are applied with a warning
+   (:func:`udb.service.register.unknown_municipalities`).
 """
 
 from __future__ import annotations
 
 import enum
 import hashlib
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -26,6 +31,7 @@ from pathlib import Path
 
 from udb.domain.model import Person, PersonStatus
 from udb.formats.cpr_extract import CprPerson, ExtractHeader, ExtractProblem, ExtractReader
+from udb.service.register import unknown_municipalities
 from udb.storage.base import CprImportRecord, Store
 
 #: progress(phase, done, total): "reading" in bytes, then "applying" (0 of 1, 1 of 1)
@@ -37,6 +43,8 @@ _REPLACED = ("50", "60")
 class ImportOutcome(enum.Enum):
     APPLIED = "applied"
     ALREADY_APPLIED = "already applied"
+    #: applied before as the other kind: the kind asked for now was not applied
+    ALREADY_APPLIED_AS_OTHER_KIND = "already applied as the other kind"
     REFUSED_OLDER = "refused: older than the newest applied"
     INVALID = "invalid"
 
@@ -75,11 +83,18 @@ def file_sha256(path: Path) -> str:
 
 
 def _reported(
-    reader: ExtractReader, persons: Iterator[CprPerson], progress: ProgressCallback | None
+    reader: ExtractReader,
+    persons: Iterator[CprPerson],
+    progress: ProgressCallback | None,
+    residents: Counter[int],
 ) -> Iterator[Person]:
+    """The register's persons of the file, counting its residents by municipality."""
     every = 10_000
     for n, person in enumerate(persons, 1):
-        yield person_from_extract(person)
+        found = person_from_extract(person)
+        if found.resident and found.municipality_code is not None:
+            residents[found.municipality_code] += 1
+        yield found
         if progress is not None and n % every == 0:
             progress("reading", reader.bytes_read, reader.size)
     if progress is not None:
@@ -117,13 +132,14 @@ def import_extract(
         earlier = uow.cpr_imports.find(sha256)
         newest = uow.cpr_imports.latest_production_date()
     if earlier is not None:
-        return CprImportResult(ImportOutcome.ALREADY_APPLIED, record=earlier)
+        return _applied_before(earlier, full)
     first = _header(path)
     if first is not None and _older(first, newest, force):
         return CprImportResult(ImportOutcome.REFUSED_OLDER, first, newest_applied=newest)
 
     reader = ExtractReader(path)
-    staged = store.stage_register(_reported(reader, reader.persons(), progress))
+    residents: Counter[int] = Counter()
+    staged = store.stage_register(_reported(reader, reader.persons(), progress, residents))
     header = reader.header
     if reader.problem_count or header is None:
         return CprImportResult(
@@ -139,12 +155,16 @@ def import_extract(
     with store.unit_of_work() as uow:
         earlier = uow.cpr_imports.find(sha256)
         if earlier is not None:  # applied meanwhile by another import
-            return CprImportResult(ImportOutcome.ALREADY_APPLIED, header, record=earlier)
+            return _applied_before(earlier, full, header)
         newest = uow.cpr_imports.latest_production_date()
         if _older(header, newest, force):
             return CprImportResult(
                 ImportOutcome.REFUSED_OLDER, header, warnings=reader.warnings, newest_applied=newest
             )
+        warnings = list(reader.warnings)
+        unknown = unknown_municipalities(residents, uow.municipalities.codes())
+        if unknown is not None:
+            warnings.append(unknown)
         counts = uow.persons.apply_staged(staged, full=full, now=now)
         record = CprImportRecord(
             file_name=path.name,
@@ -155,7 +175,7 @@ def import_extract(
             previous_production_date=header.previous_production_date,
             persons=staged.persons,
             counts=counts,
-            warnings=len(reader.warnings),
+            warnings=len(warnings),
             forced=force and newest is not None and header.production_date < newest,
             applied_at=now,
         )
@@ -163,4 +183,13 @@ def import_extract(
         uow.commit()
     if progress is not None:
         progress("applying", 1, 1)
-    return CprImportResult(ImportOutcome.APPLIED, header, warnings=reader.warnings, record=record)
+    return CprImportResult(ImportOutcome.APPLIED, header, warnings=warnings, record=record)
+
+
+def _applied_before(
+    earlier: CprImportRecord, full: bool, header: ExtractHeader | None = None
+) -> CprImportResult:
+    """The answer for a file applied before: as asked now, or as the other kind."""
+    same = earlier.kind == ("full" if full else "incremental")
+    outcome = ImportOutcome.ALREADY_APPLIED if same else ImportOutcome.ALREADY_APPLIED_AS_OTHER_KIND
+    return CprImportResult(outcome, header, record=earlier)

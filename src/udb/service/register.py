@@ -5,11 +5,19 @@ checks the rows against what the database holds (an institution's
 municipality must be known), and only if nothing is wrong applies all rows in
 one transaction. Rows equal to what is stored are left untouched, so
 importing the same file twice changes nothing.
+
+A person's municipality, on the other hand, need not be in the municipality
+table: the CPR register is the authority on where people live, and the table
+may lag behind it. Such persons are imported with a warning that names the
+unknown codes (:func:`unknown_municipalities`), by ``udb persons import`` and
+``udb cpr import`` alike; reports about them get 86 until a KUI institution of
+their municipality exists.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -29,6 +37,8 @@ class ImportResult:
 
     counts: ApplyCounts | None = None
     errors: Sequence[RowError] = field(default_factory=tuple)
+    #: facts the operator should know about an applied file (it was applied all the same)
+    warnings: Sequence[str] = field(default_factory=tuple)
 
     @property
     def ok(self) -> bool:
@@ -93,9 +103,41 @@ def apply_persons(uow: UnitOfWork, persons: Sequence[Person], now: datetime) -> 
 
 
 def import_persons(store: Store, path: Path, now: datetime) -> ImportResult:
-    return _import_checked(
-        store,
-        csvfiles.read_persons(path),
-        lambda p: p.municipality_code,
-        lambda uow, items: apply_persons(uow, items, now),
+    """Apply a persons file; residents of municipalities the table lacks only warn."""
+    parsed = csvfiles.read_persons(path)
+    if parsed.errors:
+        return ImportResult(errors=parsed.errors)
+    persons = [p for _, p in parsed.items]
+    with store.unit_of_work() as uow:
+        warning = unknown_municipalities(resident_codes(persons), uow.municipalities.codes())
+        counts = apply_persons(uow, persons, now)
+        uow.commit()
+    return ImportResult(counts, warnings=() if warning is None else (warning,))
+
+
+def resident_codes(persons: Iterable[Person]) -> Counter[int]:
+    """How many of ``persons`` live in Denmark in each municipality."""
+    return Counter(p.municipality_code for p in persons if p.municipality_code and p.resident)
+
+
+def unknown_municipalities(residents: Counter[int], known: set[int]) -> str | None:
+    """The warning for residents of municipalities the table lacks, or None.
+
+    >>> unknown_municipalities(Counter({751: 3, 999: 2, 998: 1}), {751}).split(";")[0]
+    '3 person(s) live in municipality codes not in the municipality table: 999 (2), 998 (1)'
+    >>> unknown_municipalities(Counter({751: 3}), {751}) is None
+    True
+    """
+    unknown = sorted(
+        ((code, n) for code, n in residents.items() if code not in known),
+        key=lambda item: (-item[1], item[0]),
+    )
+    if not unknown:
+        return None
+    listed = ", ".join(f"{code} ({n})" for code, n in unknown)
+    return (
+        f"{sum(n for _, n in unknown)} person(s) live in municipality codes not in the"
+        f" municipality table: {listed}; imported all the same (the CPR register is the"
+        " authority), but reports about them get 86 until that municipality and its KUI"
+        " institution are imported"
     )

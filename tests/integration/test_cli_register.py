@@ -135,7 +135,9 @@ def test_persons_show_json_has_the_documented_keys(run) -> None:  # type: ignore
     assert "no person" in run("persons", "show", "0101010101", ok=False).output
 
 
-def test_persons_in_an_unknown_municipality_are_imported_with_a_warning(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_persons_in_an_unknown_municipality_are_imported_with_a_warning(
+    run, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     """The CPR register is the authority on where people live; the table may lag behind."""
     path = write(
         tmp_path,

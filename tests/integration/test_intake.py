@@ -23,7 +23,8 @@ from udb.domain.model import (
     PersonStatus,
 )
 from udb.storage import IntegrityError, Store
-from udb.storage.base import Arrival, Intake, ReportRecord, UnitOfWork
+from udb.storage.base import UnitOfWork
+from udb.storage.records import Arrival, Intake, ReportRecord
 
 CPR = "1503084232"
 FINGERPRINT = "ab" * 32

@@ -23,7 +23,7 @@ from udb.domain.model import JobWishBlock, Person, PersonStatus, ReportContent, 
 from udb.service.cpr_import import ImportOutcome, import_extract
 from udb.service.reports import ReportPolicy, submit
 from udb.storage import Store
-from udb.storage.base import RegisterCounts
+from udb.storage.records import RegisterCounts
 
 
 @pytest.fixture

@@ -10,7 +10,7 @@ import pytest
 from tests.support import NOW
 from udb.domain.model import Person, PersonStatus
 from udb.storage import Store
-from udb.storage.base import CprImportRecord, RegisterCounts
+from udb.storage.records import CprImportRecord, RegisterCounts
 
 A = Person("0101104230", date(2010, 1, 1), PersonStatus.ACTIVE, 751, "01")
 B = Person("0202104230", date(2010, 2, 2), PersonStatus.ACTIVE, 101, "01")

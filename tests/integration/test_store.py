@@ -18,7 +18,7 @@ from udb.domain.model import (
     PersonStatus,
 )
 from udb.storage import IntegrityError, StorageError, Store, migrations, open_store
-from udb.storage.base import ReportRecord
+from udb.storage.records import ReportRecord
 
 CPR = "1503084232"
 

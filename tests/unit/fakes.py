@@ -43,7 +43,8 @@ from udb.domain.model import (
     PersonStatus,
 )
 from udb.storage import base
-from udb.storage.base import ApplyCounts, IntegrityError, ReportRecord, StorageError, StoredBlock
+from udb.storage.base import IntegrityError, StorageError
+from udb.storage.records import ApplyCounts, ReportRecord, StoredBlock
 
 
 @dataclass

@@ -26,7 +26,7 @@ from udb.domain.model import (
 )
 from udb.service.errors import AccessDenied, TransactionIdReused
 from udb.service.reports import ReportPolicy, submit
-from udb.storage.base import PersonView
+from udb.storage.records import PersonView
 
 NOW = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 SYSTEM = "Vejledningssystem-Aarhus"

@@ -11,7 +11,7 @@ from udb.config import DEFAULT_DATABASE_URL
 from udb.formats.csvfiles import RowError
 from udb.service.register import ImportResult
 from udb.storage import StorageError, Store, open_store
-from udb.storage.base import ApplyCounts
+from udb.storage.records import ApplyCounts
 
 F = TypeVar("F", bound=Callable[..., Any])
 

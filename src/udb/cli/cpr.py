@@ -22,7 +22,7 @@ from rich.table import Table
 from udb.cli.common import database_option, open_migrated
 from udb.domain.clock import DANISH_TZ, utc_now
 from udb.service.cpr_import import CprImportResult, ImportOutcome, import_extract
-from udb.storage.base import CprImportRecord
+from udb.storage.records import CprImportRecord
 
 _SHOWN_PROBLEMS = 200
 

@@ -16,7 +16,7 @@ from udb.cli.common import database_option, open_migrated, report_import
 from udb.domain.clock import DANISH_TZ, utc_now
 from udb.domain.model import BlockKind, ContactBlock, Institution, Municipality
 from udb.service.register import import_institutions, import_municipalities, import_persons
-from udb.storage.base import PersonView, StoredBlock
+from udb.storage.records import PersonView, StoredBlock
 
 _FILE = click.Path(exists=True, dir_okay=False, path_type=Path)
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print a JSON array.")

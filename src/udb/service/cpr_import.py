@@ -32,7 +32,8 @@ from pathlib import Path
 from udb.domain.model import Person, PersonStatus
 from udb.formats.cpr_extract import CprPerson, ExtractHeader, ExtractProblem, ExtractReader
 from udb.service.register import unknown_municipalities
-from udb.storage.base import CprImportRecord, Store
+from udb.storage.base import Store
+from udb.storage.records import CprImportRecord
 
 #: progress(phase, done, total): "reading" in bytes, then "applying" (0 of 1, 1 of 1)
 ProgressCallback = Callable[[str, int, int], None]

@@ -26,7 +26,8 @@ from typing import TypeVar
 from udb.domain.model import Person
 from udb.formats import csvfiles
 from udb.formats.csvfiles import Parsed, RowError
-from udb.storage.base import ApplyCounts, Store, UnitOfWork
+from udb.storage.base import Store, UnitOfWork
+from udb.storage.records import ApplyCounts
 
 T = TypeVar("T")
 

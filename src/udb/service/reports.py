@@ -17,7 +17,8 @@ from udb.service.errors import (
     Replayed,
     TransactionIdReused,
 )
-from udb.storage.base import Arrival, ReportRecord, StorageError, Store, UnitOfWork
+from udb.storage.base import StorageError, Store, UnitOfWork
+from udb.storage.records import Arrival, ReportRecord
 
 log = logging.getLogger(__name__)
 

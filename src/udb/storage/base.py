@@ -18,19 +18,26 @@ from __future__ import annotations
 import abc
 import builtins
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from datetime import date, datetime
 from types import TracebackType
 
 from udb.domain.model import (
     Block,
-    BlockKind,
     ClientCertificate,
     ClientSystem,
-    ErrorCode,
     Institution,
     Municipality,
     Person,
+)
+from udb.storage.records import (
+    ApplyCounts,
+    Arrival,
+    CprImportRecord,
+    Intake,
+    PersonView,
+    RegisterCounts,
+    ReportRecord,
+    StagedRegister,
 )
 
 
@@ -44,127 +51,6 @@ class StorageError(Exception):
 
 class IntegrityError(StorageError):
     """A write broke a constraint (an unknown institution number, say)."""
-
-
-@dataclass(frozen=True, slots=True)
-class ReportRecord:
-    """One received report in the report log (also its idempotency key)."""
-
-    correlation_id: str
-    system_id: int
-    system_transaction_id: str
-    content_sha256: str
-    cpr: str
-    institution_number: int
-    received_at: datetime
-    outcome: ErrorCode | None
-
-
-@dataclass(frozen=True, slots=True)
-class Arrival:
-    """What to look up for one incoming report (:meth:`UnitOfWork.receive`)."""
-
-    #: the caller: its certificate's SHA-256 fingerprint when signed, else its SystemName
-    certificate_fingerprint: str | None
-    system_name: str
-    system_transaction_id: str
-    cpr: str
-    institution_number: int
-    received_at: datetime
-    #: the signature's replay key and how long to keep it (None: unsigned)
-    replay_key: str | None = None
-    keep_until: datetime | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Intake:
-    """What the database knows about an incoming report (:meth:`UnitOfWork.receive`)."""
-
-    #: False if the signature was received before (a replay); True when unsigned
-    first_seen: bool
-    #: the system the certificate (signed) or the SystemName (unsigned) identifies
-    system: ClientSystem | None
-    #: the report already logged under (system, SystemTransactionID)
-    earlier: ReportRecord | None
-    person: Person | None
-    institution: Institution | None
-
-
-@dataclass(frozen=True, slots=True)
-class StoredBlock:
-    """A block as stored, with its source."""
-
-    block: Block
-    received_at: datetime
-    system_name: str
-    system_transaction_id: str
-    correlation_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class PersonView:
-    """The operator's view of one person."""
-
-    person: Person
-    current: dict[BlockKind, StoredBlock]
-    history_count: int
-    report_count: int
-
-
-@dataclass(frozen=True, slots=True)
-class ApplyCounts:
-    """What an import did."""
-
-    added: int = 0
-    changed: int = 0
-    unchanged: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class RegisterCounts:
-    """What applying register data did to the persons.
-
-    Each person counts once: ``made_non_resident`` are persons who lived in
-    Denmark before and do not now (dead, emigrated, moved out, no longer in the
-    register ...); ``changed`` are the other persons whose data changed.
-    ``unregistered`` (full imports only) are persons the file no longer holds;
-    they are counted in ``made_non_resident`` or ``changed`` as well.
-    """
-
-    added: int = 0
-    changed: int = 0
-    made_non_resident: int = 0
-    unchanged: int = 0
-    unregistered: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class StagedRegister:
-    """Register data staged by :meth:`Store.stage_register`, ready to apply.
-
-    The staging area belongs to the thread that staged it: apply it from a unit
-    of work of the same thread.
-    """
-
-    token: str
-    persons: int
-
-
-@dataclass(frozen=True, slots=True)
-class CprImportRecord:
-    """One applied CPR extract file."""
-
-    file_name: str
-    file_sha256: str
-    kind: str  # "full" or "incremental"
-    task_number: str
-    production_date: date
-    previous_production_date: date | None
-    persons: int
-    counts: RegisterCounts
-    warnings: int
-    forced: bool
-    applied_at: datetime
 
 
 class Municipalities(abc.ABC):

@@ -11,7 +11,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from udb.storage.base import ApplyCounts
+from udb.storage.records import ApplyCounts
 
 Row = tuple[Any, ...]
 

@@ -30,7 +30,8 @@ from typing import Any
 
 from udb.domain.model import Person
 from udb.storage import migrations
-from udb.storage.base import IntegrityError, StagedRegister, StorageError, Store
+from udb.storage.base import IntegrityError, StorageError, Store
+from udb.storage.records import StagedRegister
 from udb.storage.sql import unit_of_work
 from udb.storage.sql.dialect import Params, SqlConnection, SqliteDialect
 from udb.storage.sql.persons import PERSON_COLUMNS, STAGING, new_token, person_values

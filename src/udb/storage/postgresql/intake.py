@@ -15,8 +15,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from udb.domain.model import Block, ClientSystem, Institution
-from udb.storage.base import Arrival, Intake, ReportRecord, StorageError
+from udb.storage.base import StorageError
 from udb.storage.postgresql.session import Session
+from udb.storage.records import Arrival, Intake, ReportRecord
 from udb.storage.sql.dialect import PostgresDialect, aware
 from udb.storage.sql.persons import PERSON_COLUMNS, person_of
 from udb.storage.sql.repositories import (

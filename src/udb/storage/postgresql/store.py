@@ -56,9 +56,10 @@ from psycopg_pool import ConnectionPool
 
 from udb.domain.model import Block, Person
 from udb.storage import migrations
-from udb.storage.base import Arrival, Intake, ReportRecord, StagedRegister, StorageError, Store
+from udb.storage.base import StorageError, Store
 from udb.storage.postgresql import intake, staging
 from udb.storage.postgresql.session import PgConnection, Session, split_url, translated
+from udb.storage.records import Arrival, Intake, ReportRecord, StagedRegister
 from udb.storage.sql import unit_of_work
 from udb.storage.sql.dialect import PostgresDialect
 from udb.storage.sql.persons import new_token

@@ -25,7 +25,7 @@ from udb.domain.model import (
     PersonStatus,
 )
 from udb.storage import base
-from udb.storage.base import PersonView, RegisterCounts, StagedRegister, StoredBlock
+from udb.storage.records import PersonView, RegisterCounts, StagedRegister, StoredBlock
 from udb.storage.sql.dialect import Dialect, SqlConnection, row_of
 from udb.storage.sql.repositories import SqlRepository
 

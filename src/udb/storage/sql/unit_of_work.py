@@ -22,8 +22,8 @@ from udb.storage.sql.repositories import (
     SqlMunicipalities,
     SqlReplayCache,
     SqlReports,
-    SqlSystems,
 )
+from udb.storage.sql.systems import SqlSystems
 
 _SCHEMA_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"

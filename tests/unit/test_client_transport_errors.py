@@ -17,7 +17,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.unit.clientsupport import BASE, SYSTEM, Script, client, keys, sample_report
+from tests.support import SYSTEM
+from tests.unit.clientsupport import BASE, Script, client, keys, sample_report
 from udb.client import (
     AccessDeniedFault,
     AsyncUdbClient,
@@ -29,6 +30,7 @@ from udb.client import (
     TimeoutException,
     TLSHandshakeError,
     TransportError,
+    UdbClient,
     UdbError,
     UnexpectedResponse,
 )
@@ -348,3 +350,41 @@ def test_may_be_stored_survives_pickling() -> None:
     again = pickle.loads(pickle.dumps(error))
     assert isinstance(again, TLSHandshakeError)
     assert again.problem == "server-cert-untrusted" and again.retryable is False
+
+
+# Files that cannot be used, in words ---------------------------------------------------------
+
+
+def test_unusable_tls_and_signing_files_are_named_in_words(tmp_path: Path) -> None:
+    cert, key = keys()
+    other_key = keys("another")[1]
+    files = {"cert.pem": cert, "key.pem": key, "other-key.pem": other_key}
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    cases: list[tuple[dict[str, object], str]] = [
+        (
+            {"client_cert": (tmp_path / "cert.pem", tmp_path / "other-key.pem")},
+            "the key does not belong to the certificate",
+        ),
+        (
+            {"client_cert": (tmp_path / "key.pem", tmp_path / "key.pem")},
+            "it is not a PEM certificate and key",
+        ),
+        (
+            {"client_cert": (tmp_path / "absent.pem", tmp_path / "key.pem")},
+            "No such file or directory",
+        ),
+        ({"ca": tmp_path / "key.pem"}, "it holds no PEM certificate"),
+        ({"ca": tmp_path}, "Is a directory"),
+        (
+            {"cert": tmp_path / "key.pem"},
+            "is not a PEM certificate (a file with a -----BEGIN CERTIFICATE----- line)",
+        ),
+        ({"key": cert}, "the private key is not a PEM private key"),
+    ]
+    for options, words in cases:
+        with pytest.raises(ValueError) as caught:
+            UdbClient(BASE, system_name=SYSTEM, **{"cert": cert, "key": key, **options})  # type: ignore[arg-type]
+        message = str(caught.value)
+        assert words in message, (options, message)
+        assert "_ssl.c" not in message and "[SSL" not in message and "Errno" not in message

@@ -344,3 +344,34 @@ def test_send_batch_tells_rows_not_stored_from_rows_that_may_be(
         "connection), 2 may have been stored (no answer came; the service stores each at most "
         "once)"
     ) in result.stderr
+
+
+def test_unusable_settings_are_told_in_the_commands_words(
+    pki: DevCertificates, tmp_path: Path
+) -> None:
+    script = Script(None)
+    report = str(write_json(tmp_path))
+    cases: list[tuple[list[str], str]] = [
+        (["--system", "x" * 101],
+         "the system name (--system, UDB_SYSTEM) is longer than the maximum length 100"),
+        (["--system", "   "], "--system must not be empty"),
+        (["--client-cert", str(pki.client_cert), "--client-key", str(pki.ca_key)],
+         "the key does not belong to the certificate"),
+        (["--ca", str(pki.client_key)], "it holds no PEM certificate"),
+        (["--cert", str(pki.client_key)], "is not a PEM certificate"),
+    ]  # fmt: skip
+    for extra, words in cases:
+        result = invoke(httpx.MockTransport(script), tmp_path, "send", report, *connection(pki),
+                        *extra)  # fmt: skip
+        assert result.exit_code == 2, (extra, result.output)
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and words in lines[0], (extra, result.stderr)
+        for python in ("UdbClient.", "_ssl.c", "[SSL", "[X509", "Errno", " str "):
+            assert python not in lines[0], (extra, lines[0])
+    config = tmp_path / "client.toml"
+    config.write_text("system = 5\n", encoding="utf-8")
+    numeric = invoke(httpx.MockTransport(script), tmp_path, "send", report, "--config",
+                     str(config), "--url", URL)  # fmt: skip
+    assert numeric.exit_code == 2
+    assert f"'system' in {config} must be text in quotes" in numeric.stderr
+    assert script.requests == []

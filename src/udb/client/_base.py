@@ -157,10 +157,8 @@ class Core:
         url = httpx.URL(self.endpoint)
         #: the service's host and port, as messages name it
         self.where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
-        try:
-            check_text("UdbClient", "system_name", "SystemName", system_name, 100)
-        except ReportError as exc:
-            raise ValueError(str(exc)) from None
+        # a ReportError (a ValueError): the name is the contract's SystemName
+        check_text("UdbClient", "system_name", "SystemName", system_name, 100)
         self.system_name = system_name
         self.retry = retry if retry is not None else RetryPolicy(attempts=1)
         if not isinstance(self.retry, RetryPolicy):

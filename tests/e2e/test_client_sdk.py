@@ -24,6 +24,7 @@ from udb.client import (
     Report,
     RetryPolicy,
     SecurityFault,
+    TLSHandshakeError,
     TransactionIdReusedFault,
     TransportError,
     UdbClient,
@@ -260,6 +261,9 @@ def test_mutual_tls(pki: DevCertificates, tmp_path: Path) -> None:
             pytest.raises(TransportError) as caught,
         ):
             anonymous.send(report(server, ACCEPTED))
-        assert caught.value.attempts == 2
+        # a handshake refused for a setting is refused again: not retried, nothing stored
+        assert isinstance(caught.value, TLSHandshakeError)
+        assert caught.value.problem == "client-cert-missing"
+        assert caught.value.attempts == 1 and caught.value.may_be_stored is False
     finally:
         stop_server(server)

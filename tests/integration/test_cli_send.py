@@ -353,7 +353,7 @@ def test_send_an_invalid_report_sends_nothing(
     )
     result = invoke(service, tmp_path, "send", str(path), *connection(pki))
     assert result.exit_code == 2
-    assert "  kontakt_telefon: must be a str of 1 to 10 digits" in result.stderr
+    assert "  kontakt_telefon: must be 1 to 10 digits 0-9, e.g. 12345678" in result.stderr
     assert "job_tid: is not an ISO 8601 date and time" in result.stderr
     assert "uddannelse_tid: is required when uddannelse is given" in result.stderr
     assert "institution: must be a whole number" in result.stderr

@@ -40,26 +40,30 @@ What happens on the way:
   :class:`Result` is returned, an exception is raised. Both carry ``attempts``
   and the transaction id, and ``retryable`` says whether to resend later
   (unchanged, with the same transaction id). There is no separate
-  "retries exhausted" error.
+  "retries exhausted" error. An exception's ``may_be_stored`` says whether
+  the service may have stored the report (over every attempt): ``False`` when
+  nothing was sent or the service refused it, ``True`` when a request went
+  out and no usable answer came back.
 
 Exceptions (every one a :class:`UdbError`; messages never hold personal data)::
 
-    UdbError                       .system_transaction_id, .attempts, .retryable
-    ├── ReportError                raised before sending; also a ValueError (.field, .element)
+    UdbError                       .system_transaction_id, .attempts, .retryable, .may_be_stored
+    ├── ReportError                raised before sending (not stored); a ValueError (.field)
     ├── TransportError             no answer came; retried
-    │   ├── ConnectError           the connection could not be made
-    │   ├── TimeoutException       connecting, sending or waiting took longer than timeout
+    │   ├── ConnectError           the connection could not be made: not stored
+    │   │   └── TLSHandshakeError  TLS refused (.problem, .ssl_reason): not stored; not retried
+    │   ├── TimeoutException       connecting (not stored), sending or waiting (may be stored)
     │   └── NetworkError           the connection broke, or the HTTP exchange failed
     ├── UnexpectedResponse         not an answer of this service (.http_status); retried if 5xx
     └── FaultError                 a SOAP fault: .error_code, .correlation_id, .details,
         │                          .reason, .error_message, .http_status
-        ├── SenderFault            the request is at fault; never retried
+        ├── SenderFault            the request is at fault: not stored; never retried
         │   ├── SchemaFault                IPL000002  not valid against the schema
         │   ├── SecurityFault              IPL000003  WS-Security missing or invalid
         │   ├── AccessDeniedFault          IPL000004  certificate / system name not registered
         │   ├── TransactionIdReusedFault   IPL000005  transaction id used for another report
         │   └── BodyTooLargeFault          IPL000006  request body over the limit
-        └── ServerFault            IPL000001 (any Receiver fault); retried
+        └── ServerFault            IPL000001 (any Receiver fault): may be stored; retried
 
 Development servers: ``sign=False`` (and no ``cert``/``key``) sends unsigned
 requests, which only ``udb serve --insecure-dev-mode`` accepts.
@@ -78,6 +82,7 @@ from udb.client._exceptions import (
     SenderFault,
     ServerFault,
     TimeoutException,
+    TLSHandshakeError,
     TransactionIdReusedFault,
     TransportError,
     UdbError,
@@ -112,6 +117,7 @@ __all__ = [
     "SecurityFault",
     "SenderFault",
     "ServerFault",
+    "TLSHandshakeError",
     "TimeoutException",
     "TransactionIdReusedFault",
     "TransportError",

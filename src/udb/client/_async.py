@@ -13,7 +13,7 @@ import httpx
 
 from udb.client import _base, _wire
 from udb.client._base import BatchInput, Core, PemSource
-from udb.client._exceptions import ReportError, UdbError
+from udb.client._exceptions import ReportError, UdbError, settle_stored
 from udb.client._report import Report
 from udb.client._result import BatchItem, Result
 from udb.client._retry import RetryPolicy
@@ -59,6 +59,7 @@ class AsyncUdbClient:
             digest=digest,
             retry=retry,
         )
+        self._client_cert = client_cert is not None
         self._http = httpx.AsyncClient(
             verify=_base.ssl_context(ca, client_cert),
             http2=_base.http2_enabled(http2),
@@ -100,6 +101,7 @@ class AsyncUdbClient:
         transaction_id = self._core.transaction_id(transaction_id)
         unsigned = self._core.report_body(report, transaction_id)
         schedule = self._core.retry.schedule()
+        unsure = False  # whether an attempt so far may have stored the report
         while True:
             attempt = schedule.start_attempt()
             outcome: Result | UdbError
@@ -107,10 +109,11 @@ class AsyncUdbClient:
                 outcome = await self._exchange(unsigned, transaction_id, attempt)
             except UdbError as exc:
                 outcome = _base.note_attempt(exc, transaction_id, attempt)
+                unsure = unsure or exc.may_be_stored
             delay = schedule.next_delay() if outcome.retryable else None
             if delay is None:
                 if isinstance(outcome, UdbError):
-                    raise outcome
+                    raise settle_stored(outcome, unsure)
                 return outcome
             _base.log_retry(transaction_id, attempt, _base.outcome_name(outcome), delay)
             await asyncio.sleep(delay)
@@ -226,7 +229,9 @@ class AsyncUdbClient:
             finally:
                 await response.aclose()
         except httpx.RequestError as exc:
-            raise _base.transport_error(exc) from exc
+            raise _base.transport_error(
+                exc, self._core.where, client_cert=self._client_cert
+            ) from exc
         return response.status_code, response.headers, answer.content()
 
 

@@ -19,18 +19,11 @@ import httpx
 import udb
 from udb import wssecurity
 from udb.client import _wire
-from udb.client._exceptions import (
-    ConnectError,
-    NetworkError,
-    ReportError,
-    TimeoutException,
-    TransportError,
-    UdbError,
-    UnexpectedResponse,
-)
+from udb.client._exceptions import ReportError, UdbError, UnexpectedResponse
 from udb.client._report import Report, check_text
 from udb.client._result import Result
 from udb.client._retry import RetryPolicy
+from udb.client._transport import transport_error as transport_error
 
 log = logging.getLogger("udb.client")
 
@@ -45,13 +38,35 @@ SOAP12_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
 DEFAULT_RETRY = RetryPolicy()
 
 
-def read_pem(source: PemSource, what: str) -> bytes:
+def read_pem(source: PemSource, what: str, label: str) -> bytes:
+    """The PEM bytes of ``source``; :class:`ValueError` in words if they are not ``what``."""
     if isinstance(source, bytes):
-        return source
-    try:
-        return Path(source).read_bytes()
-    except OSError as exc:
-        raise ValueError(f"cannot read the {what} {os.fspath(source)!r}: {exc.strerror}") from None
+        data, name = source, ""
+    else:
+        name = f" {os.fspath(source)!r}"
+        try:
+            data = Path(source).read_bytes()
+        except OSError as exc:
+            raise ValueError(f"cannot read the {what}{name}: {exc.strerror}") from None
+    if b"-----BEGIN " not in data or f"{label}-----".encode() not in data:
+        raise ValueError(
+            f"the {what}{name} is not a PEM {what} (a file with a -----BEGIN {label}----- line)"
+        )
+    return data
+
+
+def _tls_file_problem(exc: Exception) -> str:
+    """Why ``ssl`` refused a file, in words (its own text names C files and line numbers)."""
+    if isinstance(exc, OSError) and exc.strerror and not isinstance(exc, ssl.SSLError):
+        return exc.strerror
+    text = str(exc)
+    if "KEY_VALUES_MISMATCH" in text:
+        return "the key does not belong to the certificate"
+    if "NO_CERTIFICATE_OR_CRL_FOUND" in text:
+        return "it holds no PEM certificate"
+    if "PEM lib" in text or "PEM" in text:
+        return "it is not a PEM certificate and key, or the key is encrypted"
+    return text
 
 
 def endpoint_url(base_url: str) -> str:
@@ -75,13 +90,18 @@ def ssl_context(
             ssl.create_default_context(cafile=os.fspath(ca)) if ca else httpx.create_ssl_context()
         )
     except (OSError, ValueError) as exc:
-        raise ValueError(f"cannot use the CA bundle {os.fspath(ca or '')!r}: {exc}") from None
+        raise ValueError(
+            f"cannot use the CA bundle {os.fspath(ca or '')!r}: {_tls_file_problem(exc)}"
+        ) from None
     if client_cert is not None:
         cert, key = client_cert
         try:
             context.load_cert_chain(os.fspath(cert), os.fspath(key))
         except (OSError, ValueError) as exc:
-            raise ValueError(f"cannot use the TLS client certificate and key: {exc}") from None
+            raise ValueError(
+                f"cannot use the TLS client certificate {os.fspath(cert)!r} and key "
+                f"{os.fspath(key)!r}: {_tls_file_problem(exc)}"
+            ) from None
     return context
 
 
@@ -119,15 +139,6 @@ class CappedBody:
         return b"".join(self._chunks)
 
 
-def transport_error(exc: httpx.RequestError) -> TransportError:
-    """Our exception for httpx's; the message names the kind, not the request."""
-    if isinstance(exc, httpx.TimeoutException):
-        return TimeoutException(f"timed out: {type(exc).__name__}")
-    if isinstance(exc, httpx.ConnectError):
-        return ConnectError(f"cannot connect: {exc}")
-    return NetworkError(f"the exchange failed: {type(exc).__name__}: {exc}")
-
-
 class Core:
     """Settings, signing and the reading of answers; the clients add the I/O."""
 
@@ -143,10 +154,11 @@ class Core:
         retry: RetryPolicy | None,
     ) -> None:
         self.endpoint = endpoint_url(base_url)
-        try:
-            check_text("UdbClient", "system_name", "SystemName", system_name, 100)
-        except ReportError as exc:
-            raise ValueError(str(exc)) from None
+        url = httpx.URL(self.endpoint)
+        #: the service's host and port, as messages name it
+        self.where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+        # a ReportError (a ValueError): the name is the contract's SystemName
+        check_text("UdbClient", "system_name", "SystemName", system_name, 100)
         self.system_name = system_name
         self.retry = retry if retry is not None else RetryPolicy(attempts=1)
         if not isinstance(self.retry, RetryPolicy):
@@ -162,8 +174,8 @@ class Core:
                     "cert and key are required to sign requests; pass sign=False only for a "
                     "server started with --insecure-dev-mode"
                 )
-            self.cert_pem = read_pem(cert, "certificate")
-            self.key_pem = read_pem(key, "private key")
+            self.cert_pem = read_pem(cert, "certificate", "CERTIFICATE")
+            self.key_pem = read_pem(key, "private key", "PRIVATE KEY")
             # Fails now for a key that is not the certificate's; later signatures reuse the check.
             self.seal(_wire.ping_envelope())
         elif cert is not None or key is not None:

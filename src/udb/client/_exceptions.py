@@ -23,12 +23,14 @@ __all__ = [
     "SecurityFault",
     "SenderFault",
     "ServerFault",
+    "TLSHandshakeError",
     "TimeoutException",
     "TransactionIdReusedFault",
     "TransportError",
     "UdbError",
     "UnexpectedResponse",
     "fault_class",
+    "settle_stored",
 ]
 
 
@@ -40,8 +42,12 @@ class UdbError(Exception):
     (0 when the error was found before sending). :attr:`retryable` says whether
     sending the same report again, unchanged and with the same transaction id,
     may succeed; the client has already done so as often as its
-    :class:`~udb.client.RetryPolicy` allows.
+    :class:`~udb.client.RetryPolicy` allows. :attr:`may_be_stored` says
+    whether the service may have stored the report all the same.
     """
+
+    #: the class's answer to :attr:`may_be_stored`; an instance may know better
+    _may_be_stored = False
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -52,6 +58,20 @@ class UdbError(Exception):
     def retryable(self) -> bool:
         """Whether sending the same report again with the same transaction id may succeed."""
         return False
+
+    @property
+    def may_be_stored(self) -> bool:
+        """Whether the service may have stored the report, over every attempt made for it.
+
+        ``False``: it was not stored (nothing was sent, the service refused it,
+        or the connection failed before the request was sent); ``True``: it is
+        unknown (a request was sent and no usable answer came, e.g. a timeout
+        while waiting, a broken connection, HTTP 5xx or IPL000001). Either way
+        resending the same report unchanged under the same transaction id is
+        safe: the service stores a transaction at most once and answers a
+        repeat with its first answer.
+        """
+        return self._may_be_stored
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Picklable (e.g. from a process pool) although __init__ takes other arguments.
@@ -83,8 +103,13 @@ class ReportError(UdbError, ValueError):
 
 
 class TransportError(UdbError):
-    """No answer arrived. The report may or may not have been stored; resend it unchanged
-    with the same transaction id (the service answers a repeat as the original)."""
+    """No answer arrived. :attr:`may_be_stored` tells whether the request got as far as the
+    service; resend it unchanged with the same transaction id (the service answers a repeat
+    as the original)."""
+
+    def __init__(self, message: str, *, may_be_stored: bool = True) -> None:
+        super().__init__(message)
+        self._may_be_stored = may_be_stored
 
     @property
     def retryable(self) -> bool:
@@ -92,23 +117,67 @@ class TransportError(UdbError):
 
 
 class ConnectError(TransportError):
-    """The connection could not be made (refused, DNS, TLS handshake)."""
+    """The connection could not be made (refused, unknown host, unreachable, proxy):
+    nothing was sent, so nothing was stored."""
+
+    def __init__(self, message: str, *, may_be_stored: bool = False) -> None:
+        super().__init__(message, may_be_stored=may_be_stored)
+
+
+class TLSHandshakeError(ConnectError):
+    """The TLS handshake failed: nothing reached the service, so nothing was stored.
+
+    Not retried: a handshake refused for a setting is refused again. ``problem``
+    says what to fix, ``ssl_reason`` is OpenSSL's reason
+    (``TLSV13_ALERT_CERTIFICATE_REQUIRED``, ``CERTIFICATE_VERIFY_FAILED``, ...):
+
+    ============================  ==============================================================
+    problem                       what to fix
+    ============================  ==============================================================
+    ``client-cert-missing``       the server asks for a TLS client certificate: ``client_cert``
+    ``client-cert-refused``       the server refused the client certificate: ``client_cert``
+                                  (the one registered for mutual TLS, from a CA it trusts)
+    ``server-cert-untrusted``     the server's certificate is not issued by a trusted CA: ``ca``
+    ``hostname-mismatch``         the URL's host is not a name in the server's certificate
+    ``cert-expired``              a certificate has expired or is not valid yet: the clock, or
+                                  the server's certificate (its operator renews it)
+    ``not-tls``                   no TLS at that address (an ``https://`` URL for plain HTTP)
+    ``other``                     any other failure (``ssl_reason`` tells)
+    ============================  ==============================================================
+    """
+
+    def __init__(self, message: str, *, problem: str, ssl_reason: str | None) -> None:
+        super().__init__(message)
+        self.problem = problem
+        self.ssl_reason = ssl_reason
+
+    @property
+    def retryable(self) -> bool:
+        return False
 
 
 class TimeoutException(TransportError):
-    """Connecting, sending or waiting for the answer took longer than ``timeout``."""
+    """Connecting, sending or waiting for the answer took longer than ``timeout``.
+
+    A timeout while connecting sent nothing (:attr:`may_be_stored` is false); one
+    while sending or waiting for the answer may have left the report stored.
+    """
 
 
 class NetworkError(TransportError):
-    """The connection broke while sending or receiving, or the HTTP exchange failed."""
+    """The connection broke while sending or receiving, or the HTTP exchange failed:
+    the report may have been stored."""
 
 
 class UnexpectedResponse(UdbError):
     """An answer that is not one of this service's: an HTTP error page from a proxy,
     a body that is not a SOAP envelope, or a response for another transaction.
 
-    Retryable when the HTTP status is 5xx (a proxy or load balancer in trouble).
+    Retryable when the HTTP status is 5xx (a proxy or load balancer in trouble). The
+    report may have been stored: whatever answered may have passed the request on.
     """
+
+    _may_be_stored = True
 
     def __init__(
         self, message: str, *, http_status: int, correlation_id: str | None = None
@@ -154,7 +223,8 @@ class FaultError(UdbError):
 
 
 class SenderFault(FaultError):
-    """A ``Sender`` fault: the request is at fault. Never retried: fix it first."""
+    """A ``Sender`` fault: the request is at fault and was not stored. Never retried: fix it
+    first."""
 
 
 class SchemaFault(SenderFault):
@@ -178,7 +248,10 @@ class BodyTooLargeFault(SenderFault):
 
 
 class ServerFault(FaultError):
-    """A ``Receiver`` fault (IPL000001): the service failed. Retried."""
+    """A ``Receiver`` fault (IPL000001): the service failed. Retried; the report may have
+    been stored (the failure may have come after it was)."""
+
+    _may_be_stored = True
 
     @property
     def retryable(self) -> bool:
@@ -205,3 +278,10 @@ def fault_class(error_code: str | None, soap_code: str) -> type[FaultError]:
     if known is not None:
         return known
     return SenderFault if soap_code in ("Sender", "Client") else ServerFault
+
+
+def settle_stored(error: UdbError, earlier: bool) -> UdbError:
+    """``error`` as the outcome of all attempts: it may be stored if ``earlier`` ones may have."""
+    if earlier:
+        error._may_be_stored = True
+    return error

@@ -23,7 +23,7 @@ Report.cpr          CPRNr                        exactly 10 ASCII digits (no mod
 Report.institution  KommuneInstitutionNummer     int from 1 to 2147483647 (xs:int, > 0)
 Contact.name        KontaktNavn                  str, 1 to 100 characters, not only whitespace
 Contact.mail        KontaktMail                  str, 1 to 100 characters, not only whitespace
-Contact.phone       KontaktTelefon               optional str of 1 to 10 digits 0-9
+Contact.phone       KontaktTelefon               optional str, 1 to 10 digits 0-9
 JobWish.text        JobOnsker                    str, 1 to 200 characters, not only whitespace
 EducationWish.text  UddannelsesOnsker            str, 1 to 200 characters, not only whitespace
 \\*.registered_at    \\*Registreringstid            timezone-aware datetime, years 0001-9999 in UTC
@@ -124,12 +124,16 @@ class Contact:
     def __post_init__(self) -> None:
         check_text("Contact", "name", "KontaktNavn", self.name, 100)
         check_text("Contact", "mail", "KontaktMail", self.mail, 100)
-        if self.phone is not None and (
-            not isinstance(self.phone, str) or not _PHONE.fullmatch(self.phone)
-        ):
+        if self.phone is not None and not isinstance(self.phone, str):
             raise ReportError(
                 "Contact.phone",
-                "must be a str of 1 to 10 digits 0-9, e.g. '12345678' (no spaces or +45)",
+                f"must be a str or None, not {type(self.phone).__name__}",
+                element="KontaktTelefon",
+            )
+        if self.phone is not None and not _PHONE.fullmatch(self.phone):
+            raise ReportError(
+                "Contact.phone",
+                "must be 1 to 10 digits 0-9, e.g. 12345678 (no spaces, no +45)",
                 element="KontaktTelefon",
             )
         _check_time("Contact", "KontaktRegistreringstid", self.registered_at)

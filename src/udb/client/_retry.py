@@ -7,6 +7,8 @@ outcome                                 retried    why
 ======================================  =========  ===============================
 connection refused, timeout, broken     yes        no answer: resend, the service
                                                    answers a repeat as the original
+TLS handshake failed                    no         refused again until a setting
+                                                   is fixed (nothing was stored)
 HTTP 5xx without a SOAP fault           yes        a proxy or balancer in trouble
 fault IPL000001 (Receiver)              yes        the service failed
 FejlKode 101                            yes        the database failed, nothing stored

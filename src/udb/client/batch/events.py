@@ -18,7 +18,7 @@ masked (``150308-****``). Only :attr:`Answered.item` holds the report itself.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeAlias
 
@@ -68,10 +68,12 @@ class BatchSummary:
     """The outcome of every row of the input, as the results file holds it after a run.
 
     ``counts`` maps (outcome, code) to (rows, the text of the first such row),
-    e.g. ``("rejected", "14") -> (3, "Den unge findes ikke i Ungedatabasen")``;
-    ``sent`` counts the rows sent in this run. ``stopped``: the run was asked to
-    stop and ended cleanly; ``interrupted``: it stopped at once (a second
-    Ctrl-C), and the reports under way may or may not have been stored.
+    e.g. ``("rejected", "14") -> (3, "Den unge findes ikke i Ungedatabasen")``, and
+    ``first`` to the first such row (its line, masked CPR number, CorrelationID and
+    transaction id, to quote to support); ``sent`` counts the rows sent in this run.
+    ``stopped``: the run was asked to stop and ended cleanly; ``interrupted``: it
+    stopped at once (a second Ctrl-C), and the reports under way may or may not have
+    been stored.
     """
 
     file: Path
@@ -81,6 +83,7 @@ class BatchSummary:
     sent: int
     stopped: bool = False
     interrupted: bool = False
+    first: Mapping[tuple[str, str], ResultRow] = field(default_factory=dict)
 
     def total(self, outcome: str) -> int:
         """Rows with ``outcome`` (``accepted``, ``rejected`` or ``error``)."""

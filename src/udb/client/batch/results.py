@@ -14,7 +14,8 @@ accepted   (empty)                                     (empty)
 rejected   FejlKode: 14, 15, 86, 280, 101              FejlTekst (Danish, verbatim)
 error      IPL000001-6 (a fault), HTTP nnn (not an     what went wrong; never personal
            answer of the service), ConnectError,       data
-           TimeoutException, NetworkError (no answer)
+           TLSHandshakeError, TimeoutException,
+           NetworkError (no answer)
 =========  ==========================================  ================================
 
 Rows are appended in input order as the answers come, each flushed at once, so

@@ -47,7 +47,7 @@ from udb.client.batch.events import (
     Stopping,
 )
 from udb.client.batch.fields import RowProblem
-from udb.client.batch.results import Loaded, ResultsFile, row_of
+from udb.client.batch.results import Loaded, ResultRow, ResultsFile, row_of
 from udb.client.batch.rows import Format, InputError, format_of, read_rows
 from udb.domain import cpr as cprnr
 
@@ -263,9 +263,11 @@ class BatchRunner:
     def summary(self) -> BatchSummary:
         """The outcomes of every row of the input, from the results file."""
         counts: dict[tuple[str, str], tuple[int, str]] = {}
+        first: dict[tuple[str, str], ResultRow] = {}
         for row in self.results.rows():
             count, text = counts.get((row.outcome, row.code), (0, row.text))
             counts[(row.outcome, row.code)] = (count + 1, text)
+            first.setdefault((row.outcome, row.code), row)
         return BatchSummary(
             file=self.file,
             results=self.results.path,
@@ -274,6 +276,7 @@ class BatchRunner:
             sent=self.sent,
             stopped=self.stopped,
             interrupted=self.interrupted,
+            first=first,
         )
 
 

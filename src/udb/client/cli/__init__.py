@@ -6,5 +6,7 @@ SDK's (:mod:`udb.client`) and the batch library's (:mod:`udb.client.batch`).
 * :mod:`udb.client.cli.settings` - the connection settings (flag > environment > TOML file);
 * :mod:`udb.client.cli.send` - ``udb send FILE``: one report;
 * :mod:`udb.client.cli.send_batch` - ``udb send-batch FILE --out RESULTS.csv``;
-* :mod:`udb.client.cli.progress` - its progress bar and summary table (rich).
+* :mod:`udb.client.cli.progress` - its progress bar and summary table (rich);
+* :mod:`udb.client.cli.advice` - what both say after an outcome: stored, not stored or
+  unknown, and the setting to fix.
 """

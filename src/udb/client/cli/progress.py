@@ -81,6 +81,30 @@ def print_table(summary: BatchSummary) -> None:
         click.echo(line.rstrip())
 
 
+def print_first_rows(summary: BatchSummary) -> None:
+    """The first row of each outcome but accepted, with the ids to quote to support::
+
+    first row of each outcome (every row is in results.csv):
+      rejected 14  line 3 (200210-****)  CorrelationID 5e1a…  SystemTransactionID 2a9b…
+    """
+    order = {"rejected": 1, "error": 2}
+    groups = sorted(
+        (key for key in summary.first if key[0] in order),
+        key=lambda key: (order[key[0]], _code_key(key[1])),
+    )
+    if not groups:
+        return
+    click.echo(f"first row of each outcome (every row is in {summary.results.name}):")
+    width = max(len(f"{outcome} {code}") for outcome, code in groups)
+    for outcome, code in groups:
+        row = summary.first[(outcome, code)]
+        click.echo(
+            f"  {f'{outcome} {code}':<{width}}  line {row.line} ({row.cpr or '-'})  "
+            f"CorrelationID {row.correlation_id or '-'}  "
+            f"SystemTransactionID {row.system_transaction_id or '-'}"
+        )
+
+
 def _code_key(code: str) -> tuple[int, str]:
     return (int(code), "") if code.isdigit() else (1 << 30, code)
 

@@ -5,6 +5,17 @@ The object has the fields of a ``udb send-batch`` row (:mod:`udb.client.batch.fi
     {"cpr": "1503084232", "institution": 751001,
      "job": "Tømrer", "job_tid": "2026-11-20T09:20:00+01:00"}
 
+An error is written to standard error as what went wrong, the identifiers
+to quote (masked CPR number, CorrelationID, SystemTransactionID) and one line
+saying whether the report was stored and what to do
+(:mod:`udb.client.cli.advice`)::
+
+    error: TLSHandshakeError: the TLS handshake with udb.example.dk:443 failed: the server ...
+      CPR number:          150308-****
+      CorrelationID:       -
+      SystemTransactionID: 6f2d1c9e-8a34-4f0b-b1de-2c5a9e7b4d21
+      not stored: the TLS handshake failed, so nothing reached the service; give the TLS ...
+
 Exit status: 0 accepted; 1 rejected with a hard or soft FejlKode (14, 15, 86,
 280); 2 for everything that is no answer about the report: a usage or
 settings problem, an invalid report (nothing sent), no answer (transport), a
@@ -22,28 +33,22 @@ from typing import Any
 
 import click
 
-from udb.client import ErrorCode, ErrorKind, FaultError, Result, UdbError, UnexpectedResponse
+from udb.client import (
+    FaultError,
+    ReportError,
+    Result,
+    TLSHandshakeError,
+    UdbError,
+    UnexpectedResponse,
+)
 from udb.client.batch.fields import object_row
 from udb.client.batch.results import error_fields
+from udb.client.cli.advice import error_advice, result_advice
 from udb.client.cli.settings import Failure, Network, connection_options, resolve
 from udb.domain import cpr as cprnr
 
 #: a report is well under 2 KiB; a larger file is not one report
 _MAX_BYTES = 1 << 20
-
-
-def advice(result: Result) -> str:
-    """What to do about an answer."""
-    if result.accepted:
-        return "stored"
-    if result.code == ErrorCode.INTERNAL:
-        return (
-            "not stored: send the same report again unchanged, with "
-            f"--transaction-id {result.system_transaction_id}"
-        )
-    if result.kind is ErrorKind.SOFT:
-        return "correct the data and send it as a new transaction (a new SystemTransactionID)"
-    return "do not send it again: the same report gets the same answer"
 
 
 @click.command("send")
@@ -82,6 +87,13 @@ def send(
     try:
         with connection.open(network) as client:
             result = client.send(report, transaction_id=stid)
+    except ReportError as error:
+        if error.element == "SystemTransactionID":
+            raise click.BadParameter(
+                f"{error.reason}; nothing was sent", param_hint="'--transaction-id'"
+            ) from None
+        _print_error(error, masked, stid, as_json)
+        click.get_current_context().exit(2)
     except UdbError as error:
         _print_error(error, masked, stid, as_json)
         click.get_current_context().exit(2)
@@ -127,6 +139,7 @@ def _print_result(result: Result, masked: str, as_json: bool) -> None:
                     "correlation_id": result.correlation_id,
                     "system_transaction_id": result.system_transaction_id,
                     "attempts": result.attempts,
+                    "advice": result_advice(result),
                     "error": None,
                 },
                 ensure_ascii=False,
@@ -139,7 +152,7 @@ def _print_result(result: Result, masked: str, as_json: bool) -> None:
         kind = "retry" if result.retryable else (result.kind.value if result.kind else "hard")
         click.echo(f"rejected: {result.code} {result.text} ({kind})")
     _print_fields(masked, result.correlation_id, result.system_transaction_id, result.attempts)
-    click.echo(f"  {advice(result)}")
+    click.echo(f"  {result_advice(result)}")
 
 
 def _print_fields(masked: str, correlation_id: str | None, stid: str, attempts: int) -> None:
@@ -166,6 +179,8 @@ def _print_error(error: UdbError, masked: str, stid: str, as_json: bool) -> None
                     "correlation_id": correlation_id or None,
                     "system_transaction_id": stid,
                     "attempts": error.attempts,
+                    "may_be_stored": error.may_be_stored,
+                    "advice": _error_advice(error, stid),
                     "error": {
                         "type": type(error).__name__,
                         "error_code": error.error_code if isinstance(error, FaultError) else None,
@@ -175,6 +190,9 @@ def _print_error(error: UdbError, masked: str, stid: str, as_json: bool) -> None
                             else None
                         ),
                         "message": text,
+                        "tls_problem": (
+                            error.problem if isinstance(error, TLSHandshakeError) else None
+                        ),
                     },
                 },
                 ensure_ascii=False,
@@ -183,14 +201,12 @@ def _print_error(error: UdbError, masked: str, stid: str, as_json: bool) -> None
         return
     click.echo(f"error: {code}: {text}", err=True)
     click.echo(f"  CPR number:          {masked}", err=True)
+    click.echo(f"  CorrelationID:       {correlation_id or '-'}", err=True)
     click.echo(f"  SystemTransactionID: {stid}", err=True)
     if error.attempts > 1:
         click.echo(f"  attempts:            {error.attempts}", err=True)
-    if error.retryable:
-        click.echo(
-            "  no answer came: the report may or may not have been stored; send it again "
-            f"unchanged with --transaction-id {stid}",
-            err=True,
-        )
-    elif isinstance(error, FaultError):
-        click.echo("  refused: nothing was stored; correct the request or the settings", err=True)
+    click.echo(f"  {_error_advice(error, stid)}", err=True)
+
+
+def _error_advice(error: UdbError, stid: str) -> str:
+    return error_advice(error, f"send it again unchanged with --transaction-id {stid}")

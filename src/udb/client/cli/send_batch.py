@@ -7,7 +7,15 @@
    <udb.client.UdbClient.send_many>`; each row's transaction id is chosen and
    journalled before it is sent, and each answer is written to RESULTS.csv as
    it comes (:mod:`udb.client.batch.results`).
-3. A summary of the outcomes by code follows.
+3. A summary of the outcomes by code follows, with the first row of each outcome
+   but accepted (line, masked CPR number, CorrelationID, SystemTransactionID: what
+   support asks for) and, on standard error, for the rows without an answer for
+   good, whether they were stored and what to do (:mod:`udb.client.cli.advice`)::
+
+       2 row(s) IPL000004: refused: nothing was stored; the signing certificate is not ...
+       3 row(s) have no answer for good yet: run the same command with --resume to send
+       them (again, under the same transaction ids); of these, 1 not stored (101, or no
+       connection), 2 may have been stored (no answer came; ...)
 
 ``--resume`` continues a run: rows answered for good (accepted, or rejected
 with 14, 15, 86 or 280) are kept and not sent again; the others (no answer, a
@@ -37,7 +45,7 @@ from typing import Any
 
 import click
 
-from udb.client import UdbClient
+from udb.client import ConnectError, UdbClient, UdbError
 from udb.client.batch import (
     Answered,
     BatchRunner,
@@ -50,7 +58,8 @@ from udb.client.batch import (
     Started,
     format_of,
 )
-from udb.client.cli.progress import BatchProgress, print_table
+from udb.client.cli.advice import REFUSED_CODES, RESUME, batch_advice
+from udb.client.cli.progress import BatchProgress, print_first_rows, print_table
 from udb.client.cli.settings import Failure, Network, connection_options, resolve
 
 _SHOWN_PROBLEMS = 200
@@ -128,8 +137,9 @@ def send_batch(
         raise Failure(f"{checked.bad} bad row(s) in {file}; nothing was sent")
     network = click.get_current_context().find_object(Network)
     client = connection.open(network)
+    seen: dict[str, UdbError] = {}
     try:
-        summary = _send(runner, client)
+        summary = _send(runner, client, seen)
     except InputError as exc:
         raise Failure(str(exc)) from None
     except OSError as exc:
@@ -141,7 +151,7 @@ def send_batch(
         raise Failure("interrupted; run again with --resume") from None
     finally:
         client.close()
-    click.get_current_context().exit(_summarise(summary))
+    click.get_current_context().exit(_summarise(summary, seen))
 
 
 # 1. check -------------------------------------------------------------------------------
@@ -175,8 +185,10 @@ def _check(runner: BatchRunner) -> Checked:
 # 2. send ------------------------------------------------------------------------------
 
 
-def _send(runner: BatchRunner, client: UdbClient) -> BatchSummary:
+def _send(runner: BatchRunner, client: UdbClient, seen: dict[str, UdbError]) -> BatchSummary:
     """Draw the progress of the sending; Ctrl-C asks the runner to stop (a second: at once).
+
+    ``seen`` gets the first error of each code, for the advice of the summary.
 
     A Ctrl-C that stops at once while an event is drawn goes to the runner,
     which finishes the results file (keeping the journal) and ends with its
@@ -197,8 +209,11 @@ def _send(runner: BatchRunner, client: UdbClient) -> BatchSummary:
                 if isinstance(event, Started):
                     progress = BatchProgress(event.to_send).__enter__()
                     stop = _Stop(runner, progress).__enter__()
-                elif isinstance(event, Answered) and progress is not None:
-                    progress.advance()
+                elif isinstance(event, Answered):
+                    if event.item.error is not None:
+                        seen.setdefault(event.row.code, event.item.error)
+                    if progress is not None:
+                        progress.advance()
                 elif isinstance(event, Finished):
                     return event.summary
             except KeyboardInterrupt:
@@ -244,9 +259,10 @@ class _Stop:
 # 3. summary -----------------------------------------------------------------------------
 
 
-def _summarise(summary: BatchSummary) -> int:
-    """Print the outcomes of every row of FILE by code; the exit status."""
+def _summarise(summary: BatchSummary, seen: dict[str, UdbError]) -> int:
+    """Print the outcomes of every row of FILE by code, and what to do; the exit status."""
     print_table(summary)
+    print_first_rows(summary)
     click.echo(
         f"{summary.rows} row(s) in {summary.file.name}: {summary.accepted} accepted, "
         f"{summary.rejected} rejected, {summary.errors} without an answer, {summary.missing} "
@@ -259,11 +275,16 @@ def _summarise(summary: BatchSummary) -> int:
         )
     elif summary.stopped:
         click.echo("stopped by Ctrl-C", err=True)
+    refused = 0
+    for (outcome, code), (count, _) in sorted(summary.counts.items()):
+        if outcome == "error" and code in REFUSED_CODES:
+            refused += count
+            click.echo(f"{count} row(s) {code}: {batch_advice(code, seen.get(code))}", err=True)
     unanswered = summary.unanswered
-    if unanswered:
+    if unanswered > refused:
         click.echo(
-            f"{unanswered} row(s) have no answer for good yet: run the same command with "
-            "--resume to send them (again, under the same transaction ids)",
+            f"{unanswered - refused} row(s) have no answer for good yet: {RESUME} to send them "
+            f"(again, under the same transaction ids){_stored_parts(summary, refused)}",
             err=True,
         )
     if summary.soft:
@@ -275,3 +296,19 @@ def _summarise(summary: BatchSummary) -> int:
     if unanswered:
         return 2
     return 1 if summary.rejected else 0
+
+
+def _stored_parts(summary: BatchSummary, refused: int) -> str:
+    """How many of the rows to send again were not stored, may have been, or were not sent."""
+    unconnected = summary.counts.get(("error", ConnectError.__name__), (0, ""))[0]
+    not_stored = summary.retry + unconnected
+    unknown = summary.errors - refused - unconnected
+    parts = [
+        f"{not_stored} not stored (101, or no connection)" if not_stored else "",
+        f"{unknown} may have been stored (no answer came; the service stores each at most once)"
+        if unknown
+        else "",
+        f"{summary.missing} not sent" if summary.missing else "",
+    ]
+    shown = [part for part in parts if part]
+    return "; of these, " + ", ".join(shown) if shown else ""

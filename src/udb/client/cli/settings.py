@@ -39,7 +39,7 @@ import click
 import httpx
 from click.core import ParameterSource
 
-from udb.client import RetryPolicy, UdbClient
+from udb.client import ReportError, RetryPolicy, UdbClient
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -147,6 +147,8 @@ class Connection:
                 retry=RetryPolicy(attempts=self.attempts),
                 transport=transport,
             )
+        except ReportError as exc:  # the system name breaks the contract's rule for it
+            raise Failure(f"the system name (--system, UDB_SYSTEM) {exc.reason}") from None
         except ValueError as exc:
             raise Failure(str(exc)) from None
 
@@ -308,8 +310,10 @@ def _convert(setting: _Setting, value: object, where: str, *, base: Path | None)
         if count is None or not 1 <= count <= 20:
             raise Failure(f"{where} must be a whole number from 1 to 20")
         return count
-    if not isinstance(value, str) or not value.strip():
-        raise Failure(f"{where} must be a non-empty string")
+    if not isinstance(value, str):
+        raise Failure(f'{where} must be text in quotes, e.g. "..."')
+    if not value.strip():
+        raise Failure(f"{where} must not be empty")
     if kind == "path":
         path = Path(value).expanduser()
         return base / path if base is not None and not path.is_absolute() else path

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from udb.cli.common import database_option
+from udb.cli.common import check_database, database_option
 from udb.storage import StorageError, open_store
 from udb.storage.migrations import latest_version
 
@@ -18,6 +18,7 @@ def db() -> None:
 @database_option
 def db_migrate(database_url: str) -> None:
     """Apply the schema migrations that are not applied yet (safe to run concurrently)."""
+    check_database(database_url)
     try:
         store = open_store(database_url)
         try:
@@ -37,6 +38,7 @@ def db_migrate(database_url: str) -> None:
 @database_option
 def db_check(database_url: str) -> None:
     """Check that the database answers and holds the current schema (exit 1 if not)."""
+    check_database(database_url)
     try:
         store = open_store(database_url)
         try:

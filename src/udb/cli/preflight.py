@@ -22,7 +22,6 @@ from pathlib import Path
 
 import click
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
 from cryptography.hazmat.primitives.serialization import (
     Encoding,
@@ -30,7 +29,7 @@ from cryptography.hazmat.primitives.serialization import (
     load_pem_private_key,
 )
 
-_TO_PKCS8 = "openssl pkcs8 -topk8 -nocrypt -in {path} -out {path}.pkcs8"
+_TO_PKCS8 = "openssl pkcs8 -topk8 -nocrypt -in {path} -out {stem}-unencrypted.pem"
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,31 +144,35 @@ def _certificates(option: str, path: str) -> list[x509.Certificate]:
     else:
         hint = (
             "is not a PEM certificate (-----BEGIN CERTIFICATE-----): convert a DER file "
-            f"with `openssl x509 -inform der -in {path} -out {path}.pem`"
+            f"with `openssl x509 -inform der -in {path} -out {_stem(path)}-cert.pem`"
         )
     raise click.ClickException(f"{option} {path} {hint}")
 
 
 def _private_key(option: str, path: str) -> PrivateKeyTypes:
     data = _read(option, path)
+    convert = _TO_PKCS8.format(path=path, stem=_stem(path))
     try:
         return load_pem_private_key(data, password=None)
     except TypeError:  # encrypted: granian would need its password
         hint = (
             "is encrypted (the server cannot ask for its password): write it unencrypted "
-            f"with `{_TO_PKCS8.format(path=path)}` and let only the service read that file"
+            f"with `{convert}` and let only the service read that file"
         )
-    except UnsupportedAlgorithm:
-        hint = "holds a key of a kind TLS cannot use: give an RSA or EC key"
     except ValueError:
         if b"-----BEGIN CERTIFICATE-----" in data:
             hint = "holds a certificate, not a private key: give the key (PEM) here"
         else:
             hint = (
                 "is not a PEM private key (-----BEGIN PRIVATE KEY-----): convert it with "
-                f"`{_TO_PKCS8.format(path=path)}` (with -inform der for a DER file)"
+                f"`{convert}` (with -inform der for a DER file)"
             )
     raise click.ClickException(f"{option} {path} {hint}")
+
+
+def _stem(path: str) -> str:
+    """``path`` without its suffix, for the name of a converted file beside it."""
+    return str(Path(path).with_suffix(""))
 
 
 def _public(public_key: PublicKeyTypes) -> bytes:

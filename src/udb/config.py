@@ -132,14 +132,22 @@ class Settings:
         """The WS-Security settings; :class:`ConfigError` for an unusable trust anchor file."""
         anchors: tuple[x509.Certificate, ...] = ()
         if self.trust_anchors:
+            path = self.trust_anchors
             try:
-                pem = Path(self.trust_anchors).read_bytes()
+                pem = Path(path).read_bytes()
             except OSError as exc:
-                raise ConfigError(f"cannot read the trust anchors: {exc.strerror}") from None
+                raise ConfigError(
+                    f"cannot read the trust anchors {path}: {exc.strerror}: check "
+                    "--trust-anchors (or UDB_TRUST_ANCHORS) and the file's permissions"
+                ) from None
             try:
                 anchors = load_trust_anchors(pem)
-            except ValueError as exc:
-                raise ConfigError(str(exc)) from None
+            except ValueError:
+                raise ConfigError(
+                    f"the trust anchor file {path} holds no valid PEM certificate: give the "
+                    "CA certificates that issue the signing certificates "
+                    "(-----BEGIN CERTIFICATE-----)"
+                ) from None
         policy = SecurityPolicy(
             allow_sha1=self.allow_sha1, clock_skew=self.clock_skew, trust_anchors=anchors
         )

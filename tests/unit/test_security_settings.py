@@ -13,6 +13,9 @@ from udb.cli.serve import serve
 from udb.config import ConfigError, Security, Settings
 from udb.wssecurity import SecurityPolicy
 
+#: what the message of a trust anchor file without certificates says to do
+FIX = ": give the CA certificates that issue the signing certificates (-----BEGIN CERTIFICATE-----)"
+
 
 def test_secure_by_default() -> None:
     security = Settings().security()
@@ -42,8 +45,12 @@ def test_trust_anchors_are_read_and_checked(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (None, "cannot read the trust anchors: No such file or directory"),
-        (b"not a certificate", "the trust anchor file holds no valid PEM certificate"),
+        (
+            None,
+            "cannot read the trust anchors {pem}: No such file or directory: check "
+            "--trust-anchors (or UDB_TRUST_ANCHORS) and the file's permissions",
+        ),
+        (b"not a certificate", "the trust anchor file {pem} holds no valid PEM certificate" + FIX),
     ],
 )
 def test_an_unusable_trust_anchor_file_is_a_config_error(
@@ -54,7 +61,7 @@ def test_an_unusable_trust_anchor_file_is_a_config_error(
         pem.write_bytes(content)
     with pytest.raises(ConfigError) as caught:
         Settings(trust_anchors=str(pem)).security()
-    assert str(caught.value) == message
+    assert str(caught.value) == message.format(pem=pem)
 
 
 def test_serve_refuses_to_start_with_an_unusable_trust_anchor_file(tmp_path: Path) -> None:
@@ -63,5 +70,7 @@ def test_serve_refuses_to_start_with_an_unusable_trust_anchor_file(tmp_path: Pat
     database = "sqlite:///" + str(tmp_path / "udb.sqlite3")
     result = CliRunner().invoke(serve, ["--trust-anchors", str(pem), "--database", database])
     assert result.exit_code == 1
-    assert result.output == "Error: the trust anchor file holds no valid PEM certificate\n"
+    assert (
+        result.output == f"Error: the trust anchor file {pem} holds no valid PEM certificate{FIX}\n"
+    )
     assert not (tmp_path / "udb.sqlite3").exists()  # refused before touching the database

@@ -11,6 +11,7 @@ from udb.config import DEFAULT_DATABASE_URL
 from udb.formats.csvfiles import RowError
 from udb.service.register import ImportResult
 from udb.storage import StorageError, Store, open_store
+from udb.storage.diagnose import DatabaseUnusable, probe
 from udb.storage.records import ApplyCounts
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -29,8 +30,23 @@ def database_option(func: F) -> F:
     )(func)
 
 
+def check_database(url: str) -> None:
+    """Exit with one line if the database cannot be used: its URL (no password), why, what to do.
+
+    One direct attempt (:func:`udb.storage.diagnose.probe`), so a wrong URL is
+    told at once and by its cause, not after the pool's retries and timeout.
+    """
+    try:
+        probe(url)
+    except DatabaseUnusable as exc:
+        raise click.ClickException(f"cannot open the database {exc}") from None
+    except ValueError as exc:
+        raise click.ClickException(f"cannot open the database: {exc}") from None
+
+
 def open_migrated(url: str) -> Store:
     """Open the database and bring its schema up to date, or exit with a message."""
+    check_database(url)
     try:
         store = open_store(url)
         store.migrate()

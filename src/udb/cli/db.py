@@ -11,7 +11,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import click
 
-from udb.cli.common import database_option
+from udb.cli.common import check_database, database_option
 from udb.storage import StorageError, open_store
 from udb.storage.migrations import latest_version
 from udb.storage.sqlite import SqliteStore
@@ -26,6 +26,7 @@ def db() -> None:
 @database_option
 def db_migrate(database_url: str) -> None:
     """Apply the schema migrations that are not applied yet (safe to run concurrently)."""
+    check_database(database_url)
     try:
         store = open_store(database_url)
         try:
@@ -45,6 +46,7 @@ def db_migrate(database_url: str) -> None:
 @database_option
 def db_check(database_url: str) -> None:
     """Check that the database answers and holds the current schema (exit 1 if not)."""
+    check_database(database_url)
     try:
         store = open_store(database_url)
         try:

@@ -18,6 +18,7 @@ from typing import Any
 import click
 
 from udb.cli.common import database_option, open_migrated
+from udb.cli.preflight import ListenAddress, check_addresses, check_tls
 from udb.config import ConfigError, Settings
 from udb.contract import ENDPOINT_PATH
 
@@ -103,22 +104,24 @@ def logging_config(level: str) -> dict[str, Any]:
 )
 @click.option(
     "--trust-anchors",
-    type=click.Path(exists=True, dir_okay=False),
+    type=click.Path(),
     default=None,
     help="PEM file of the CA certificates a signing certificate must chain to  "
     "[env: UDB_TRUST_ANCHORS]",
 )
 @click.option(
     "--tls-cert",
-    type=click.Path(exists=True, dir_okay=False),
+    type=click.Path(),
     help="Serve HTTPS with this certificate (PEM).",
 )
 @click.option(
-    "--tls-key", type=click.Path(exists=True, dir_okay=False), help="The TLS key (PEM, PKCS#8)."
+    "--tls-key",
+    type=click.Path(),
+    help="The certificate's private key (PEM, unencrypted: PKCS#8, RSA or EC).",
 )
 @click.option(
     "--client-ca",
-    type=click.Path(exists=True, dir_okay=False),
+    type=click.Path(),
     help="Require a TLS client certificate issued by this CA (mutual TLS).",
 )
 @click.option("--log-level", type=click.Choice(LEVELS), default="info", show_default=True)
@@ -143,10 +146,18 @@ def serve(
 
     The endpoint is POST /services/UDB/IndberetningKontaktJobOgUddOensker/v1;
     GET ?wsdl on the same path returns the WSDL.
+
+    Before anything is served, the addresses, the TLS files, the trust anchors
+    and the database are checked; a problem ends the command with one line
+    saying what to fix.
     """
     from granian import Granian
     from granian.constants import Interfaces
 
+    if bool(tls_cert) != bool(tls_key):
+        raise click.UsageError("--tls-cert and --tls-key go together")
+    if client_ca and not tls_cert:
+        raise click.UsageError("--client-ca needs --tls-cert and --tls-key (mutual TLS)")
     try:
         settings = Settings.from_env(
             database_url=database_url,
@@ -162,21 +173,21 @@ def serve(
         settings.security()  # refuse to start with an unusable trust anchor file
     except (ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
-    if bool(tls_cert) != bool(tls_key):
-        raise click.UsageError("--tls-cert and --tls-key go together")
-    if client_ca and not tls_cert:
-        raise click.UsageError("--client-ca needs --tls-cert and --tls-key (mutual TLS)")
+    addresses = [ListenAddress(host, port)]
+    check_addresses(addresses)
+    check_tls(tls_cert, tls_key, client_ca)
     store = open_migrated(settings.database_url)
     store.close()
+    # Again: a migration may have waited minutes for another instance's lock.
+    check_addresses(addresses)
     logging.config.dictConfig(logging_config(log_level))
     os.environ.update(settings.to_env())  # the workers read their settings from here
     log = logging.getLogger("udb")
     scheme = "https" if tls_cert else "http"
     log.info(
-        "serving on %s://%s:%d%s (%d worker(s), database %s%s)",
+        "serving on %s://%s%s (%d worker(s), database %s%s)",
         scheme,
-        host,
-        port,
+        addresses[0],
         ENDPOINT_PATH,
         workers,
         settings.database_url.split("://", 1)[0],

@@ -92,7 +92,7 @@ def _write_key(path: Path, key: rsa.RSAPrivateKey) -> None:
     """Write ``key`` readable by its owner only, from the first byte on."""
     pem = key.private_bytes(
         serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,  # granian reads PKCS#8 keys only
+        serialization.PrivateFormat.PKCS8,  # the most widely read form of an unencrypted key
         serialization.NoEncryption(),
     )
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)

@@ -52,7 +52,9 @@ def test_validation_from_many_threads_in_fresh_processes() -> None:
         for _ in range(24)
     ]
     try:
-        results = [(c.communicate(timeout=30), c.returncode) for c in children]
+        # generous: a deadlock hangs for ever, while 24 processes on a busy 2-core machine
+        # may take a while
+        results = [(c.communicate(timeout=120), c.returncode) for c in children]
     finally:
         for child in children:  # a hung child (a libxml2 deadlock) must not outlive the test
             if child.poll() is None:

@@ -290,7 +290,7 @@ def test_access_denied_for_unknown_system(endpoint: Endpoint) -> None:
 
 
 def test_too_large(endpoint: Endpoint) -> None:
-    reply = endpoint.too_large(SOAP11_CT, 65536)
+    reply = endpoint.too_large(SOAP11_CT, 65536, RECEIVED)
     assert (reply.status, reply.content_type) == (413, SOAP11_CT)
     assert _fault(reply)["ErrorCode"] == "IPL000006"
 

@@ -136,7 +136,7 @@ class UdbApp:
         try:
             body = await _read_body(receive, headers.get("content-length"), limit)
         except _TooLarge:
-            await _reply(send, endpoint.too_large(content_type, limit), close=True)
+            await _reply(send, endpoint.too_large(content_type, limit, received_at), close=True)
             return
         except _Disconnected:
             return

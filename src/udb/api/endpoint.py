@@ -26,15 +26,18 @@ from __future__ import annotations
 import logging
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from udb import wssecurity
 from udb.config import Security
 from udb.contract.violations import Violation
+from udb.domain import cpr as cprnr
 from udb.domain.clock import utc_now
+from udb.domain.model import Outcome, Submission
 from udb.service import ping, reports
+from udb.service.requests import UNREAD, RequestObserver, RequestRecord
 from udb.soap import envelope, faults, messages
 from udb.soap.version import SoapVersion
 from udb.storage.base import Store
@@ -54,6 +57,19 @@ class Reply:
     correlation_id: str
     #: what happened, for the log line: "accepted", "rejected 14", "fault IPL000002", "up"
     outcome: str = ""
+
+
+@dataclass(slots=True)
+class _Trace:
+    """What the steps of one request established, for its :class:`RequestRecord`."""
+
+    operation: str = UNREAD
+    outcome: str = "fault"
+    code: str | None = None
+    details: str | None = None
+    submission: Submission | None = None
+    repeated: bool = False
+    extra: dict[str, object] = field(default_factory=dict)
 
 
 def media_type(content_type: str | None) -> str:
@@ -80,20 +96,23 @@ class Endpoint:
         security: Security | None = None,
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
+        observers: Sequence[RequestObserver] = (),
     ) -> None:
         self.store = store
         self.policy = policy
         self.security = security or Security()
         self.clock = clock
         self.new_id = new_id
+        #: called with every request's record, after its answer is made
+        self.observers = tuple(observers)
 
     def post(self, body: bytes, content_type: str | None, received_at: datetime) -> Reply:
-        """Answer one POSTed request, and log one line about it."""
+        """Answer one POSTed request; log one line about it and tell the observers."""
         correlation_id = self.new_id()
         started = time.perf_counter()
         #: the version faults are answered in, also for an unsupported Content-Type
         version = SoapVersion.for_media_type(media_type(content_type)) or SoapVersion.SOAP12
-        operation = "-"
+        trace = _Trace()
         try:
             version = soap_version(content_type)  # 1
             parsed = envelope.parse(body, version)  # 2
@@ -101,23 +120,57 @@ class Endpoint:
             request = envelope.checked_payload(parsed, message)  # 4
             self._admit(message, correlation_id)
             asked = messages.operation(request)
-            operation = asked.value
+            trace.operation = asked.value
             if asked is messages.Operation.PING:
-                reply = self._ping(request, message, received_at, correlation_id)
+                reply = self._ping(request, message, received_at, correlation_id, trace)
             else:
-                reply = self._report(request, message, received_at, correlation_id)
+                reply = self._report(request, message, received_at, correlation_id, trace)
         except Exception as exc:  # 7: every failure becomes the fault of the table
-            reply = self.fault(version, exc, correlation_id)
+            reply = self.fault(version, exc, correlation_id, trace)
+        self._done(trace, reply, version, received_at, started)
+        return reply
+
+    def _done(
+        self,
+        trace: _Trace,
+        reply: Reply,
+        version: SoapVersion,
+        received_at: datetime,
+        started: float,
+    ) -> None:
+        """The request's record: one log line, then every observer."""
+        submission = trace.submission
+        record = RequestRecord(
+            received_at=received_at,
+            correlation_id=reply.correlation_id,
+            operation=trace.operation,
+            outcome=trace.outcome,
+            code=trace.code,
+            details=trace.details,
+            http_status=reply.status,
+            soap_version=version.value,
+            duration_ms=(time.perf_counter() - started) * 1000,
+            system_name=None if submission is None else submission.system_name,
+            institution_number=None if submission is None else submission.report.institution_number,
+            masked_cpr=None if submission is None else cprnr.mask(submission.report.cpr),
+            repeated=trace.repeated,
+        )
         log.info(
-            "%s %s status=%d soap=%s %.1fms correlation_id=%s",
-            operation,
+            "%s %s status=%d soap=%s %.1fms correlation_id=%s%s",
+            record.operation,
             reply.outcome,
             reply.status,
-            version.value,
-            (time.perf_counter() - started) * 1000,
-            correlation_id,
+            record.soap_version,
+            record.duration_ms,
+            record.correlation_id,
+            " ".join(("", *(f"{k}={v}" for k, v in trace.extra.items()))),
+            extra=record.log_fields(),
         )
-        return reply
+        for observe in self.observers:
+            try:
+                observe(record)
+            except Exception:
+                log.exception("a request observer failed correlation_id=%s", record.correlation_id)
 
     def _admit(
         self, message: wssecurity.VerifiedMessage | wssecurity.UnsignedMessage, correlation_id: str
@@ -149,11 +202,12 @@ class Endpoint:
         message: wssecurity.VerifiedMessage | wssecurity.UnsignedMessage,
         received_at: datetime,
         correlation_id: str,
+        trace: _Trace,
     ) -> Reply:
         up = ping.ping(messages.signature_of(message), self.store, received_at)  # 6
         body = messages.ping_response(request.version, up)  # 7
-        status = "up" if up else "down"
-        return Reply(200, request.version.content_type, body, correlation_id, status)
+        trace.outcome = "up" if up else "down"
+        return Reply(200, request.version.content_type, body, correlation_id, trace.outcome)
 
     def _report(
         self,
@@ -161,27 +215,43 @@ class Endpoint:
         message: wssecurity.VerifiedMessage | wssecurity.UnsignedMessage,
         received_at: datetime,
         correlation_id: str,
+        trace: _Trace,
     ) -> Reply:
         submission = messages.read_submission(  # 5
             request, message, received_at=received_at, correlation_id=correlation_id
         )
-        outcome = reports.submit(submission, self.store, self.policy)  # 6
+        trace.submission = submission
+        outcome: Outcome = reports.submit(submission, self.store, self.policy)  # 6
         identifier = messages.Identifier(submission.system_name, submission.system_transaction_id)
         body = messages.report_response(request.version, identifier, correlation_id, outcome)  # 7
-        summary = "accepted" if outcome.error is None else f"rejected {int(outcome.error)}"
+        trace.repeated = outcome.repeated
+        if outcome.error is None:
+            trace.outcome, summary = "accepted", "accepted"
+        else:
+            trace.outcome, trace.code = "rejected", str(int(outcome.error))
+            summary = f"rejected {trace.code}"
         return Reply(200, request.version.content_type, body, correlation_id, summary)
 
-    def fault(self, version: SoapVersion, exc: BaseException, correlation_id: str) -> Reply:
+    def fault(
+        self,
+        version: SoapVersion,
+        exc: BaseException,
+        correlation_id: str,
+        trace: _Trace | None = None,
+    ) -> Reply:
         """The fault for ``exc`` (:data:`udb.soap.faults.FAULTS`); IPL000001 is logged."""
         spec = faults.spec_for(exc)
         if spec is faults.INTERNAL:
             log.error("unexpected failure correlation_id=%s", correlation_id, exc_info=exc)
+        details = faults.details_for(exc)
+        if trace is not None:
+            trace.outcome, trace.code, trace.details = "fault", spec.error_code, details
         body = faults.build(
             version,
             spec,
             correlation_id=correlation_id,
             now=self.clock(),
-            details=faults.details_for(exc),
+            details=details,
         )
         return Reply(
             faults.http_status(spec, version),
@@ -191,18 +261,14 @@ class Endpoint:
             f"fault {spec.error_code}",
         )
 
-    def too_large(self, content_type: str | None, limit: int) -> Reply:
+    def too_large(self, content_type: str | None, limit: int, received_at: datetime) -> Reply:
         """The answer to a body over ``limit`` bytes (IPL000006), which was not read further."""
+        started = time.perf_counter()
         version = SoapVersion.for_media_type(media_type(content_type)) or SoapVersion.SOAP12
         correlation_id = self.new_id()
         exc = faults.BodyTooLarge(f"the request body is larger than {limit} bytes")
-        reply = self.fault(version, exc, correlation_id)
-        log.info(
-            "- %s status=%d soap=%s (body over %d bytes) correlation_id=%s",
-            reply.outcome,
-            reply.status,
-            version.value,
-            limit,
-            correlation_id,
-        )
+        trace = _Trace()
+        trace.extra["limit_bytes"] = limit
+        reply = self.fault(version, exc, correlation_id, trace)
+        self._done(trace, reply, version, received_at, started)
         return reply

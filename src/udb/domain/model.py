@@ -286,9 +286,14 @@ _TEXTS = {
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """The business answer (IndberetningSvar): accepted, or one error code."""
+    """The business answer (IndberetningSvar): accepted, or one error code.
+
+    ``repeated`` says that the answer was given before, to the same transaction
+    (idempotency); it is not part of the answer and does not take part in equality.
+    """
 
     error: ErrorCode | None = None
+    repeated: bool = field(default=False, compare=False)
 
     @property
     def ok(self) -> bool:

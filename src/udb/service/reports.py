@@ -151,4 +151,4 @@ def _submit(submission: Submission, uow: UnitOfWork, policy: ReportPolicy) -> Ou
         earlier.correlation_id,
         submission.correlation_id,
     )
-    return Outcome(earlier.outcome)
+    return Outcome(earlier.outcome, repeated=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import itertools
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
+from datetime import UTC, datetime
 
 import pytest
 
@@ -17,6 +19,11 @@ from udb.config import Security
 from udb.service.reports import ReportPolicy
 from udb.service.requests import RequestLogWriter
 from udb.storage import Store
+from udb.storage.records import RequestRecord
+
+RECORD = RequestRecord(
+    datetime(2026, 12, 1, 9, 0, tzinfo=UTC), "id", "Ping", "up", None, None, 200, "1.2", 1.0
+)
 
 
 def endpoint_for(store: Store, writer: RequestLogWriter) -> Endpoint:  # noqa: F811
@@ -48,7 +55,9 @@ def test_a_failing_request_log_does_not_change_the_answer(
 ) -> None:
     log_store = FakeStore()
     log_store.fail_next(3, op="requests.add")
-    writer = RequestLogWriter(log_store)
+    now = [0.0]
+    writer = RequestLogWriter(log_store, clock=lambda: now[0])
+    writer.RETRY_AFTER_S = 0.0  # every request tries
     with_log = endpoint_for(store, writer)
     caplog.set_level(logging.INFO, logger="udb")
     replies = [
@@ -70,3 +79,23 @@ def test_a_failing_request_log_does_not_change_the_answer(
     with log_store.unit_of_work(readonly=True) as uow:
         assert uow.requests.find(after.correlation_id) is not None
         assert uow.requests.find(replies[0].correlation_id) is None
+
+
+def test_after_a_failure_the_writer_waits_before_it_tries_again() -> None:
+    log_store = FakeStore()
+    now = [100.0]
+    writer = RequestLogWriter(log_store, clock=lambda: now[0])
+    log_store.fail_next(1, op="requests.add")
+    records = [replace(RECORD, correlation_id=f"id-{n}") for n in range(4)]
+    writer(records[0])  # fails: the database is not tried for RETRY_AFTER_S
+    log_store.ops.clear()
+    now[0] += writer.RETRY_AFTER_S - 0.1
+    writer(records[1])
+    assert "requests.add" not in log_store.ops and writer.lost == 2
+    now[0] += 0.2
+    writer(records[2])
+    writer(records[3])
+    assert writer.lost == 0
+    with log_store.unit_of_work(readonly=True) as uow:
+        kept = [r.correlation_id for r in uow.requests.list()]
+    assert sorted(kept) == ["id-2", "id-3"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from udb.storage.base import StorageError, Store
@@ -36,16 +37,27 @@ class RequestLogWriter:
     made, and never fails the request: while the database refuses, the first
     failure is logged (with its CorrelationID) and the following ones only
     counted, until a write succeeds again and the count of records lost is
-    logged.
+    logged. After a failure the writer waits :attr:`RETRY_AFTER_S` before it
+    tries again, so that an unreachable database (which takes seconds to time
+    out) does not slow every answer down a second time.
     """
 
-    def __init__(self, store: Store) -> None:
+    #: seconds after a failed write in which records are counted as lost, not tried
+    RETRY_AFTER_S = 5.0
+
+    def __init__(self, store: Store, *, clock: Callable[[], float] = time.monotonic) -> None:
         self.store = store
+        self.clock = clock
         self._lock = threading.Lock()
         #: records not written since the database last refused (0: writing works)
         self.lost = 0
+        self._retry_at = 0.0
 
     def __call__(self, record: RequestRecord) -> None:
+        with self._lock:
+            if self.lost and self.clock() < self._retry_at:
+                self.lost += 1
+                return
         try:
             with self.store.unit_of_work() as uow:
                 uow.requests.add(record)
@@ -54,6 +66,7 @@ class RequestLogWriter:
             with self._lock:
                 self.lost += 1
                 first = self.lost == 1
+                self._retry_at = self.clock() + self.RETRY_AFTER_S
             if first:
                 log.error(
                     "the request log is not written, support cannot find this request and "

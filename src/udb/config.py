@@ -18,6 +18,8 @@ UDB_WSSE_CLOCK_SKEW_S     300                        tolerance for Timestamp and
                                                      certificate validity times
 UDB_INSECURE_DEV_MODE     false                      accept unsigned requests (never in
                                                      production)
+UDB_LOG_FORMAT            text                       text: one line per event; json:
+                                                     one JSON object per line
 ========================  =========================  ==================================
 
 :meth:`Settings.security` builds the WS-Security settings from the last four:
@@ -40,6 +42,8 @@ from cryptography import x509
 from udb.wssecurity.policy import SecurityPolicy, load_trust_anchors
 
 DEFAULT_DATABASE_URL = "sqlite:///./udb.sqlite3"
+#: the formats of the service's log (``UDB_LOG_FORMAT``): :func:`udb.logs.logging_config`
+LOG_FORMATS = ("text", "json")
 
 
 class ConfigError(ValueError):
@@ -70,6 +74,8 @@ class Settings:
     clock_skew: timedelta = timedelta(minutes=5)
     #: accept unsigned requests, the caller named by SystemName (development only)
     insecure_dev_mode: bool = False
+    #: "text" or "json" (:data:`LOG_FORMATS`)
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         if not 1024 <= self.max_body_bytes <= 16 * 1024 * 1024:
@@ -80,6 +86,8 @@ class Settings:
             raise ConfigError("threads must be between 1 and 256")
         if not timedelta(0) <= self.clock_skew <= timedelta(hours=1):
             raise ConfigError("the clock skew must be between 0 and 3600 seconds")
+        if self.log_format not in LOG_FORMATS:
+            raise ConfigError(f"the log format must be one of: {', '.join(LOG_FORMATS)}")
         if self.public_url is not None:
             parts = urlsplit(self.public_url)
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
@@ -108,6 +116,8 @@ class Settings:
             values["clock_skew"] = timedelta(seconds=_int(env, "UDB_WSSE_CLOCK_SKEW_S"))
         if "UDB_INSECURE_DEV_MODE" in env:
             values["insecure_dev_mode"] = _bool(env, "UDB_INSECURE_DEV_MODE")
+        if env.get("UDB_LOG_FORMAT"):
+            values["log_format"] = env["UDB_LOG_FORMAT"].strip().lower()
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -123,6 +133,7 @@ class Settings:
             "UDB_WSSE_ALLOW_SHA1": "true" if self.allow_sha1 else "false",
             "UDB_WSSE_CLOCK_SKEW_S": str(int(self.clock_skew.total_seconds())),
             "UDB_INSECURE_DEV_MODE": "true" if self.insecure_dev_mode else "false",
+            "UDB_LOG_FORMAT": self.log_format,
         }
 
     def with_(self, **changes: Any) -> Settings:

@@ -44,7 +44,7 @@ from udb.domain.model import (
 )
 from udb.storage import base
 from udb.storage.base import IntegrityError, StorageError
-from udb.storage.records import ApplyCounts, ReportRecord, StoredBlock
+from udb.storage.records import ApplyCounts, ReportRecord, RequestRecord, StoredBlock
 
 
 @dataclass
@@ -63,6 +63,8 @@ class Data:
     cpr_imports: list[base.CprImportRecord] = field(default_factory=list)
     certificates: dict[str, tuple[int, ClientCertificate]] = field(default_factory=dict)
     replay: dict[str, datetime] = field(default_factory=dict)
+    #: CorrelationID -> the request's record, in arrival order
+    requests: dict[str, RequestRecord] = field(default_factory=dict)
 
     def copy(self) -> Data:
         return Data(
@@ -76,6 +78,7 @@ class Data:
             list(self.cpr_imports),
             dict(self.certificates),
             dict(self.replay),
+            dict(self.requests),
         )
 
 
@@ -165,6 +168,7 @@ class FakeUnitOfWork(base.UnitOfWork):
         self.reports = _Reports(self)
         self.cpr_imports = _CprImports(self)
         self.replay = _ReplayCache(self)
+        self.requests = _RequestLog(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         if self.store.closed:
@@ -325,6 +329,37 @@ class _ReplayCache(_Repo, base.ReplayCache):
             return False
         data.replay[key] = keep_until
         return True
+
+
+class _RequestLog(_Repo, base.RequestLog):
+    def add(self, record: RequestRecord) -> None:
+        data = self.uow.data("requests.add", write=True)
+        data.requests.setdefault(record.correlation_id, record)
+
+    def find(self, correlation_id: str) -> RequestRecord | None:
+        return self.uow.data("requests.find").requests.get(correlation_id)
+
+    def list(
+        self,
+        *,
+        system_name: str | None = None,
+        outcome: str | None = None,
+        code: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> builtins.list[RequestRecord]:
+        records = self.uow.data("requests.list").requests.values()
+        found = [
+            r
+            for r in records
+            if (system_name is None or r.system_name == system_name)
+            and (outcome is None or r.outcome == outcome)
+            and (code is None or r.code == code)
+            and (since is None or r.received_at >= since)
+        ]
+        found.reverse()  # newest first: arrival order reversed, then stable by time
+        found.sort(key=lambda r: r.received_at, reverse=True)
+        return found[: max(0, min(limit, self.MAX_LIST))]
 
 
 class _Persons(_Repo, base.Persons):

@@ -27,6 +27,7 @@ from udb.config import Settings
 from udb.contract import ENDPOINT_PATH
 from udb.domain.clock import utc_now
 from udb.service.reports import ReportPolicy
+from udb.service.requests import RequestLogWriter
 from udb.storage import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,10 @@ class UdbApp:
         store = self._store or open_store(self.settings.database_url)
         self._store = store
         self._endpoint = Endpoint(
-            store, ReportPolicy(future_tolerance=self.settings.future_tolerance), security=security
+            store,
+            ReportPolicy(future_tolerance=self.settings.future_tolerance),
+            security=security,
+            observers=[RequestLogWriter(store)],
         )
         self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="udb")
 

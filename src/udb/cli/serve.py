@@ -13,7 +13,6 @@ import logging.config
 import os
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import click
 
@@ -21,41 +20,9 @@ from udb.cli.common import database_option, open_migrated
 from udb.cli.preflight import ListenAddress, check_addresses, check_tls
 from udb.config import ConfigError, Settings
 from udb.contract import ENDPOINT_PATH
+from udb.logs import LOG_FORMATS, logging_config
 
 LEVELS = ("debug", "info", "warning", "error")
-
-
-def logging_config(level: str) -> dict[str, Any]:
-    """Logging for the server and every worker: one line per event on stderr."""
-    fmt = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
-    return {
-        "version": 1,
-        "disable_existing_loggers": False,
-        "filters": {"redact_cpr": {"()": "udb.logs.RedactCpr"}},
-        "formatters": {
-            "generic": {"()": "logging.Formatter", "fmt": fmt},
-            "access": {"()": "logging.Formatter", "fmt": "%(message)s"},
-        },
-        "handlers": {
-            "console": {
-                "formatter": "generic",
-                "class": "logging.StreamHandler",
-                "stream": "ext://sys.stderr",
-                "filters": ["redact_cpr"],
-            },
-            "access": {
-                "formatter": "access",
-                "class": "logging.StreamHandler",
-                "stream": "ext://sys.stderr",
-            },
-        },
-        "loggers": {
-            "_granian": {"handlers": ["console"], "level": "INFO", "propagate": False},
-            "granian.access": {"handlers": ["access"], "level": "INFO", "propagate": False},
-            "udb": {"handlers": ["console"], "level": level.upper(), "propagate": False},
-            "psycopg": {"handlers": ["console"], "level": "WARNING", "propagate": False},
-        },
-    }
 
 
 @click.command()
@@ -125,6 +92,13 @@ def logging_config(level: str) -> dict[str, Any]:
     help="Require a TLS client certificate issued by this CA (mutual TLS).",
 )
 @click.option("--log-level", type=click.Choice(LEVELS), default="info", show_default=True)
+@click.option(
+    "--log-format",
+    type=click.Choice(LOG_FORMATS),
+    default=None,
+    help="text: one line per event; json: one JSON object per line  "
+    "[env: UDB_LOG_FORMAT; default: text]",
+)
 @database_option
 def serve(
     host: str,
@@ -140,6 +114,7 @@ def serve(
     tls_key: str | None,
     client_ca: str | None,
     log_level: str,
+    log_format: str | None,
     database_url: str,
 ) -> None:
     """Run the service; the database schema is migrated first.
@@ -169,6 +144,7 @@ def serve(
             public_url=public_url,
             trust_anchors=trust_anchors,
             insecure_dev_mode=insecure_dev_mode or None,
+            log_format=log_format,
         )
         settings.security()  # refuse to start with an unusable trust anchor file
     except (ConfigError, ValueError) as exc:
@@ -180,7 +156,7 @@ def serve(
     store.close()
     # Again: a migration may have waited minutes for another instance's lock.
     check_addresses(addresses)
-    logging.config.dictConfig(logging_config(log_level))
+    logging.config.dictConfig(logging_config(log_level, settings.log_format))
     os.environ.update(settings.to_env())  # the workers read their settings from here
     log = logging.getLogger("udb")
     scheme = "https" if tls_cert else "http"
@@ -208,7 +184,7 @@ def serve(
         interface=Interfaces.ASGI,
         workers=workers,
         respawn_failed_workers=True,
-        log_dictconfig=logging_config(log_level),
+        log_dictconfig=logging_config(log_level, settings.log_format),
         websockets=False,
         ssl_cert=Path(tls_cert) if tls_cert else None,
         ssl_key=Path(tls_key) if tls_key else None,

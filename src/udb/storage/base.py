@@ -37,6 +37,7 @@ from udb.storage.records import (
     PersonView,
     RegisterCounts,
     ReportRecord,
+    RequestRecord,
     StagedRegister,
 )
 
@@ -204,6 +205,33 @@ class CprImports(abc.ABC):
         """All applied files, oldest first."""
 
 
+class RequestLog(abc.ABC):
+    """One :class:`RequestRecord` per request, for support and the operator (``request_log``)."""
+
+    #: the most records :meth:`list` answers, whatever it is asked
+    MAX_LIST = 10_000
+
+    @abc.abstractmethod
+    def add(self, record: RequestRecord) -> None:
+        """Keep ``record``; a second record with the same CorrelationID is ignored."""
+
+    @abc.abstractmethod
+    def find(self, correlation_id: str) -> RequestRecord | None: ...
+
+    @abc.abstractmethod
+    def list(
+        self,
+        *,
+        system_name: str | None = None,
+        outcome: str | None = None,
+        code: str | None = None,
+        since: datetime | None = None,
+        limit: int = 100,
+    ) -> builtins.list[RequestRecord]:
+        """The records that match every filter given, newest first, at most ``limit``
+        (and never more than :attr:`MAX_LIST`); ``since`` is inclusive."""
+
+
 class UnitOfWork(abc.ABC):
     """One transaction over all repositories."""
 
@@ -214,6 +242,7 @@ class UnitOfWork(abc.ABC):
     reports: Reports
     cpr_imports: CprImports
     replay: ReplayCache
+    requests: RequestLog
 
     def __enter__(self) -> UnitOfWork:
         return self

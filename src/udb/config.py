@@ -18,6 +18,9 @@ UDB_WSSE_CLOCK_SKEW_S     300                        tolerance for Timestamp and
                                                      certificate validity times
 UDB_INSECURE_DEV_MODE     false                      accept unsigned requests (never in
                                                      production)
+UDB_ADMIN_PORT            (off)                      port of the admin listener (metrics,
+                                                     health); off unless given
+UDB_ADMIN_HOST            127.0.0.1                  address of the admin listener
 ========================  =========================  ==================================
 
 :meth:`Settings.security` builds the WS-Security settings from the last four:
@@ -70,6 +73,9 @@ class Settings:
     clock_skew: timedelta = timedelta(minutes=5)
     #: accept unsigned requests, the caller named by SystemName (development only)
     insecure_dev_mode: bool = False
+    #: the admin listener (``/metrics``, ``/healthz``, ``/readyz``): off when ``None``
+    admin_port: int | None = None
+    admin_host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         if not 1024 <= self.max_body_bytes <= 16 * 1024 * 1024:
@@ -80,6 +86,8 @@ class Settings:
             raise ConfigError("threads must be between 1 and 256")
         if not timedelta(0) <= self.clock_skew <= timedelta(hours=1):
             raise ConfigError("the clock skew must be between 0 and 3600 seconds")
+        if self.admin_port is not None and not 1 <= self.admin_port <= 65535:
+            raise ConfigError("the admin port must be between 1 and 65535")
         if self.public_url is not None:
             parts = urlsplit(self.public_url)
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
@@ -108,6 +116,10 @@ class Settings:
             values["clock_skew"] = timedelta(seconds=_int(env, "UDB_WSSE_CLOCK_SKEW_S"))
         if "UDB_INSECURE_DEV_MODE" in env:
             values["insecure_dev_mode"] = _bool(env, "UDB_INSECURE_DEV_MODE")
+        if env.get("UDB_ADMIN_PORT"):
+            values["admin_port"] = _int(env, "UDB_ADMIN_PORT")
+        if env.get("UDB_ADMIN_HOST"):
+            values["admin_host"] = env["UDB_ADMIN_HOST"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -123,6 +135,8 @@ class Settings:
             "UDB_WSSE_ALLOW_SHA1": "true" if self.allow_sha1 else "false",
             "UDB_WSSE_CLOCK_SKEW_S": str(int(self.clock_skew.total_seconds())),
             "UDB_INSECURE_DEV_MODE": "true" if self.insecure_dev_mode else "false",
+            "UDB_ADMIN_PORT": "" if self.admin_port is None else str(self.admin_port),
+            "UDB_ADMIN_HOST": self.admin_host,
         }
 
     def with_(self, **changes: Any) -> Settings:

@@ -23,6 +23,7 @@ from urllib.parse import parse_qs
 
 from udb import contract
 from udb.api.endpoint import Endpoint, Reply
+from udb.api.metrics import RequestMetrics
 from udb.config import Settings
 from udb.contract import ENDPOINT_PATH
 from udb.domain.clock import utc_now
@@ -68,7 +69,10 @@ class UdbApp:
         store = self._store or open_store(self.settings.database_url)
         self._store = store
         self._endpoint = Endpoint(
-            store, ReportPolicy(future_tolerance=self.settings.future_tolerance), security=security
+            store,
+            ReportPolicy(future_tolerance=self.settings.future_tolerance),
+            security=security,
+            observers=[RequestMetrics()],
         )
         self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="udb")
 

@@ -20,6 +20,9 @@ UDB_INSECURE_DEV_MODE     false                      accept unsigned requests (n
                                                      production)
 UDB_LOG_FORMAT            text                       text: one line per event; json:
                                                      one JSON object per line
+UDB_ADMIN_PORT            (off)                      port of the admin listener (metrics,
+                                                     health); off unless given
+UDB_ADMIN_HOST            127.0.0.1                  address of the admin listener
 ========================  =========================  ==================================
 
 :meth:`Settings.security` builds the WS-Security settings from the last four:
@@ -76,6 +79,9 @@ class Settings:
     insecure_dev_mode: bool = False
     #: "text" or "json" (:data:`LOG_FORMATS`)
     log_format: str = "text"
+    #: the admin listener (``/metrics``, ``/healthz``, ``/readyz``): off when ``None``
+    admin_port: int | None = None
+    admin_host: str = "127.0.0.1"
 
     def __post_init__(self) -> None:
         if not 1024 <= self.max_body_bytes <= 16 * 1024 * 1024:
@@ -88,6 +94,8 @@ class Settings:
             raise ConfigError("the clock skew must be between 0 and 3600 seconds")
         if self.log_format not in LOG_FORMATS:
             raise ConfigError(f"the log format must be one of: {', '.join(LOG_FORMATS)}")
+        if self.admin_port is not None and not 1 <= self.admin_port <= 65535:
+            raise ConfigError("the admin port must be between 1 and 65535")
         if self.public_url is not None:
             parts = urlsplit(self.public_url)
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
@@ -118,6 +126,10 @@ class Settings:
             values["insecure_dev_mode"] = _bool(env, "UDB_INSECURE_DEV_MODE")
         if env.get("UDB_LOG_FORMAT"):
             values["log_format"] = env["UDB_LOG_FORMAT"].strip().lower()
+        if env.get("UDB_ADMIN_PORT"):
+            values["admin_port"] = _int(env, "UDB_ADMIN_PORT")
+        if env.get("UDB_ADMIN_HOST"):
+            values["admin_host"] = env["UDB_ADMIN_HOST"]
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -134,6 +146,8 @@ class Settings:
             "UDB_WSSE_CLOCK_SKEW_S": str(int(self.clock_skew.total_seconds())),
             "UDB_INSECURE_DEV_MODE": "true" if self.insecure_dev_mode else "false",
             "UDB_LOG_FORMAT": self.log_format,
+            "UDB_ADMIN_PORT": "" if self.admin_port is None else str(self.admin_port),
+            "UDB_ADMIN_HOST": self.admin_host,
         }
 
     def with_(self, **changes: Any) -> Settings:

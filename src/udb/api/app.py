@@ -23,6 +23,7 @@ from urllib.parse import parse_qs
 
 from udb import contract
 from udb.api.endpoint import Endpoint, Reply
+from udb.api.metrics import RequestMetrics
 from udb.config import Settings
 from udb.contract import ENDPOINT_PATH
 from udb.domain.clock import utc_now
@@ -72,7 +73,7 @@ class UdbApp:
             store,
             ReportPolicy(future_tolerance=self.settings.future_tolerance),
             security=security,
-            observers=[RequestLogWriter(store)],
+            observers=[RequestMetrics(), RequestLogWriter(store)],
         )
         self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="udb")
 

@@ -8,9 +8,13 @@ on any other ASGI server.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import logging.config
 import os
+import shutil
+import sys
+import tempfile
 from datetime import timedelta
 from pathlib import Path
 
@@ -91,6 +95,19 @@ LEVELS = ("debug", "info", "warning", "error")
     type=click.Path(),
     help="Require a TLS client certificate issued by this CA (mutual TLS).",
 )
+@click.option(
+    "--admin-port",
+    type=click.IntRange(1, 65535),
+    default=None,
+    help="Serve /metrics, /healthz and /readyz on this port, apart from the SOAP port  "
+    "[env: UDB_ADMIN_PORT; default: off]",
+)
+@click.option(
+    "--admin-host",
+    default=None,
+    help="Address of the admin listener; it has no authentication, keep it off the "
+    "vendors' network  [env: UDB_ADMIN_HOST; default: 127.0.0.1]",
+)
 @click.option("--log-level", type=click.Choice(LEVELS), default="info", show_default=True)
 @click.option(
     "--log-format",
@@ -113,6 +130,8 @@ def serve(
     tls_cert: str | None,
     tls_key: str | None,
     client_ca: str | None,
+    admin_port: int | None,
+    admin_host: str | None,
     log_level: str,
     log_format: str | None,
     database_url: str,
@@ -125,10 +144,10 @@ def serve(
     Before anything is served, the addresses, the TLS files, the trust anchors
     and the database are checked; a problem ends the command with one line
     saying what to fix.
-    """
-    from granian import Granian
-    from granian.constants import Interfaces
 
+    With --admin-port, GET /metrics (Prometheus), /healthz and /readyz are
+    served on that port from this process; see docs/operations.md.
+    """
     if bool(tls_cert) != bool(tls_key):
         raise click.UsageError("--tls-cert and --tls-key go together")
     if client_ca and not tls_cert:
@@ -145,11 +164,16 @@ def serve(
             trust_anchors=trust_anchors,
             insecure_dev_mode=insecure_dev_mode or None,
             log_format=log_format,
+            admin_port=admin_port,
+            admin_host=admin_host,
         )
         settings.security()  # refuse to start with an unusable trust anchor file
     except (ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     addresses = [ListenAddress(host, port)]
+    if settings.admin_port is not None:
+        _check_admin_host(settings.admin_host)
+        addresses.append(ListenAddress(settings.admin_host, settings.admin_port, "--admin-port"))
     check_addresses(addresses)
     check_tls(tls_cert, tls_key, client_ca)
     store = open_migrated(settings.database_url)
@@ -158,6 +182,7 @@ def serve(
     check_addresses(addresses)
     logging.config.dictConfig(logging_config(log_level, settings.log_format))
     os.environ.update(settings.to_env())  # the workers read their settings from here
+    metrics_dir = _fresh_metrics_dir(settings.admin_port is not None)
     log = logging.getLogger("udb")
     scheme = "https" if tls_cert else "http"
     log.info(
@@ -176,6 +201,73 @@ def serve(
         )
     elif not settings.trust_anchors:
         log.warning("no --trust-anchors: signing certificates are pinned but not chain-checked")
+    admin = None
+    if settings.admin_port is not None:
+        from udb.api.admin import AdminListener
+
+        try:
+            admin = AdminListener(
+                settings.admin_host,
+                settings.admin_port,
+                settings.database_url,
+                multiprocess_dir=metrics_dir,
+            )
+        except OSError as exc:
+            shutil.rmtree(metrics_dir or "", ignore_errors=True)
+            raise click.ClickException(
+                f"--admin-port {settings.admin_port}: cannot listen on {addresses[1]} "
+                f"({exc.strerror}): choose a free port"
+            ) from None
+        admin.start()
+        log.info("admin listener on http://%s (/metrics, /healthz, /readyz)", addresses[1])
+    try:
+        _granian(settings, host, port, workers, log_level, tls_cert, tls_key, client_ca)
+    finally:
+        if admin is not None:
+            admin.stop()
+        if metrics_dir is not None:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+
+
+def _check_admin_host(host: str) -> None:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise click.ClickException(
+            f"--admin-host {host} is not an IP address: give one of this machine's "
+            "addresses (127.0.0.1 keeps the admin listener on this machine)"
+        ) from None
+
+
+def _fresh_metrics_dir(enabled: bool) -> str | None:
+    """A new private directory for the workers' metric files (prometheus-client's
+    multiprocess mode), set before any worker starts; None (and unset) without admin."""
+    os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    if not enabled:
+        return None
+    path = tempfile.mkdtemp(prefix="udb-metrics-")  # mode 0700, empty: nothing left over
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    if "prometheus_client.values" in sys.modules:
+        # imported already: the forked workers must write their files all the same
+        from prometheus_client import values
+
+        values.ValueClass = values.get_value_class()  # type: ignore[no-untyped-call]
+    return path
+
+
+def _granian(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+    tls_cert: str | None,
+    tls_key: str | None,
+    client_ca: str | None,
+) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
     Granian(
         "udb.api.app:create_app",
         factory=True,

@@ -34,6 +34,8 @@ from udb.storage.records import (
     Arrival,
     CprImportRecord,
     Intake,
+    IntervalCount,
+    MunicipalityCount,
     PersonView,
     RegisterCounts,
     ReportRecord,
@@ -204,6 +206,30 @@ class CprImports(abc.ABC):
         """All applied files, oldest first."""
 
 
+class Statistics(abc.ABC):
+    """Counts over the report log and the request log, for the operator's dashboard.
+
+    Every answer is a count of what was received at or after ``since`` (and
+    before the given end); none carries personal data.
+    """
+
+    @abc.abstractmethod
+    def answers(self, since: datetime) -> dict[int | None, int]:
+        """Reports logged by outcome code (None: accepted)."""
+
+    @abc.abstractmethod
+    def requests(self, since: datetime) -> dict[tuple[str, str | None], int]:
+        """Requests in the request log by (outcome, code): ``("fault", "IPL000003")``."""
+
+    @abc.abstractmethod
+    def intervals(self, boundaries: Sequence[datetime]) -> builtins.list[IntervalCount]:
+        """Reports logged between each two consecutive ``boundaries`` (ascending)."""
+
+    @abc.abstractmethod
+    def municipalities(self, since: datetime) -> builtins.list[MunicipalityCount]:
+        """Reports logged per municipality of their institution (those with any)."""
+
+
 class UnitOfWork(abc.ABC):
     """One transaction over all repositories."""
 
@@ -214,6 +240,7 @@ class UnitOfWork(abc.ABC):
     reports: Reports
     cpr_imports: CprImports
     replay: ReplayCache
+    statistics: Statistics
 
     def __enter__(self) -> UnitOfWork:
         return self

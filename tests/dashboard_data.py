@@ -8,8 +8,8 @@ unit of work's connection, the same statement on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
 import uuid
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from tests.support import AARHUS_KUI, NOW, SYSTEM

@@ -151,7 +151,7 @@ def dashboard_app(
             body = render(shown, instance, nonce).encode()
             policy = (
                 f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}';"
-                " connect-src 'self'; img-src 'self'; base-uri 'none'; form-action 'none'"
+                " connect-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'"
             )
             result = _answer(
                 start_response,

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import builtins
 import itertools
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -42,9 +43,17 @@ from udb.domain.model import (
     Person,
     PersonStatus,
 )
+from udb.service.requests import RequestRecord
 from udb.storage import base
 from udb.storage.base import IntegrityError, StorageError
-from udb.storage.records import ApplyCounts, ReportRecord, RequestRecord, StoredBlock
+from udb.storage.records import (
+    ApplyCounts,
+    IntervalCount,
+    MunicipalityCount,
+    ReportRecord,
+    RequestRecord,
+    StoredBlock,
+)
 
 
 @dataclass
@@ -169,6 +178,7 @@ class FakeUnitOfWork(base.UnitOfWork):
         self.cpr_imports = _CprImports(self)
         self.replay = _ReplayCache(self)
         self.requests = _RequestLog(self)
+        self.statistics = _Statistics(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         if self.store.closed:
@@ -494,3 +504,48 @@ class _Reports(_Repo, base.Reports):
             data.current[key] = index
             return True
         return False
+
+
+class _Statistics(_Repo, base.Statistics):
+    def _reports(self, op: str, since: datetime) -> builtins.list[ReportRecord]:
+        return [r for r in self.uow.data(op).reports.values() if r.received_at >= since]
+
+    def answers(self, since: datetime) -> dict[int | None, int]:
+        outcomes = (
+            None if r.outcome is None else int(r.outcome)
+            for r in self._reports("statistics.answers", since)
+        )
+        return dict(Counter(outcomes))
+
+    def requests(self, since: datetime) -> dict[tuple[str, str | None], int]:
+        records = self.uow.data("statistics.requests").requests.values()
+        return dict(Counter((r.outcome, r.code) for r in records if r.received_at >= since))
+
+    def intervals(self, boundaries: Sequence[datetime]) -> builtins.list[IntervalCount]:
+        if list(boundaries) != sorted(boundaries):
+            raise ValueError("interval boundaries must ascend")
+        reports = self._reports("statistics.intervals", boundaries[0]) if boundaries else []
+        counts = []
+        for start, end in itertools.pairwise(boundaries):
+            inside = [r for r in reports if start <= r.received_at < end]
+            rejected = sum(1 for r in inside if r.outcome is not None)
+            counts.append(IntervalCount(start, end, len(inside), rejected))
+        return counts
+
+    def municipalities(self, since: datetime) -> builtins.list[MunicipalityCount]:
+        data = self.uow.data("statistics.municipalities")
+        totals: Counter[int | None] = Counter()
+        rejected: Counter[int | None] = Counter()
+        for record in self._reports("statistics.municipalities", since):
+            institution = data.institutions.get(record.institution_number)
+            code = None if institution is None else institution.municipality_code
+            totals[code] += 1
+            rejected[code] += record.outcome is not None
+
+        def name(code: int | None) -> str | None:
+            return None if code is None else data.municipalities[code].name
+
+        return [
+            MunicipalityCount(code, name(code), totals[code], rejected[code])
+            for code in sorted(totals, key=lambda c: (c is None, c or 0))
+        ]

@@ -34,6 +34,8 @@ from udb.storage.records import (
     Arrival,
     CprImportRecord,
     Intake,
+    IntervalCount,
+    MunicipalityCount,
     PersonView,
     RegisterCounts,
     ReportRecord,
@@ -230,6 +232,28 @@ class RequestLog(abc.ABC):
     ) -> builtins.list[RequestRecord]:
         """The records that match every filter given, newest first, at most ``limit``
         (and never more than :attr:`MAX_LIST`); ``since`` is inclusive."""
+class Statistics(abc.ABC):
+    """Counts over the report log and the request log, for the operator's dashboard.
+
+    Every answer is a count of what was received at or after ``since`` (and
+    before the given end); none carries personal data.
+    """
+
+    @abc.abstractmethod
+    def answers(self, since: datetime) -> dict[int | None, int]:
+        """Reports logged by outcome code (None: accepted)."""
+
+    @abc.abstractmethod
+    def requests(self, since: datetime) -> dict[tuple[str, str | None], int]:
+        """Requests in the request log by (outcome, code): ``("fault", "IPL000003")``."""
+
+    @abc.abstractmethod
+    def intervals(self, boundaries: Sequence[datetime]) -> builtins.list[IntervalCount]:
+        """Reports logged between each two consecutive ``boundaries`` (ascending)."""
+
+    @abc.abstractmethod
+    def municipalities(self, since: datetime) -> builtins.list[MunicipalityCount]:
+        """Reports logged per municipality of their institution (those with any)."""
 
 
 class UnitOfWork(abc.ABC):
@@ -243,6 +267,7 @@ class UnitOfWork(abc.ABC):
     cpr_imports: CprImports
     replay: ReplayCache
     requests: RequestLog
+    statistics: Statistics
 
     def __enter__(self) -> UnitOfWork:
         return self

@@ -186,3 +186,23 @@ class RequestRecord:
             "cpr": self.masked_cpr,
             "repeated": self.repeated,
         }
+class IntervalCount:
+    """Reports logged in ``[start, end)``: all of them, and those rejected."""
+
+    start: datetime
+    end: datetime
+    reports: int
+    rejected: int
+
+
+@dataclass(frozen=True, slots=True)
+class MunicipalityCount:
+    """Reports logged for the institutions of one municipality, and those rejected.
+
+    ``code`` and ``name`` are None for institution numbers the register does not hold.
+    """
+
+    code: int | None
+    name: str | None
+    reports: int
+    rejected: int

@@ -24,6 +24,7 @@ from udb.storage.sql.repositories import (
     SqlReports,
 )
 from udb.storage.sql.requests import SqlRequestLog
+from udb.storage.sql.statistics import SqlStatistics
 from udb.storage.sql.systems import SqlSystems
 
 _SCHEMA_TABLE = (
@@ -47,6 +48,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.cpr_imports = SqlCprImports(db, dialect)
         self.replay = SqlReplayCache(db, dialect)
         self.requests = SqlRequestLog(db, dialect)
+        self.statistics = SqlStatistics(db, dialect)
 
 
 def schema_version(db: SqlConnection, dialect: Dialect) -> int:

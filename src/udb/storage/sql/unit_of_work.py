@@ -23,6 +23,7 @@ from udb.storage.sql.repositories import (
     SqlReplayCache,
     SqlReports,
 )
+from udb.storage.sql.retention import SqlRetention
 from udb.storage.sql.systems import SqlSystems
 
 _SCHEMA_TABLE = (
@@ -45,6 +46,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.reports = SqlReports(db, dialect)
         self.cpr_imports = SqlCprImports(db, dialect)
         self.replay = SqlReplayCache(db, dialect)
+        self.retention = SqlRetention(db, dialect)
 
 
 def schema_version(db: SqlConnection, dialect: Dialect) -> int:

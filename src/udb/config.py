@@ -18,6 +18,15 @@ UDB_WSSE_CLOCK_SKEW_S     300                        tolerance for Timestamp and
                                                      certificate validity times
 UDB_INSECURE_DEV_MODE     false                      accept unsigned requests (never in
                                                      production)
+UDB_RETENTION             on                         udb serve purges old data at start
+                                                     and then every interval
+UDB_RETENTION_INTERVAL_S  86400                      seconds between those purges
+UDB_RETENTION_AFTER_25_   0                          days after the 25th birthday before
+DAYS                                                 contact person and wishes go
+UDB_RETENTION_GONE_DAYS   90                         days after leaving Denmark or the
+                                                     register before they go
+UDB_RETENTION_LOG_DAYS    400                        days report-log and request records
+                                                     are kept
 ========================  =========================  ==================================
 
 :meth:`Settings.security` builds the WS-Security settings from the last four:
@@ -70,6 +79,12 @@ class Settings:
     clock_skew: timedelta = timedelta(minutes=5)
     #: accept unsigned requests, the caller named by SystemName (development only)
     insecure_dev_mode: bool = False
+    #: ``udb serve`` purges (:mod:`udb.service.retention`) at start and every interval
+    retention: bool = True
+    retention_interval: timedelta = timedelta(days=1)
+    retention_after_25: timedelta = timedelta(0)
+    retention_gone: timedelta = timedelta(days=90)
+    retention_logs: timedelta = timedelta(days=400)
 
     def __post_init__(self) -> None:
         if not 1024 <= self.max_body_bytes <= 16 * 1024 * 1024:
@@ -80,6 +95,15 @@ class Settings:
             raise ConfigError("threads must be between 1 and 256")
         if not timedelta(0) <= self.clock_skew <= timedelta(hours=1):
             raise ConfigError("the clock skew must be between 0 and 3600 seconds")
+        if not timedelta(seconds=1) <= self.retention_interval <= timedelta(days=7):
+            raise ConfigError("the retention interval must be between 1 and 604800 seconds")
+        for name, days in (
+            ("UDB_RETENTION_AFTER_25_DAYS", self.retention_after_25),
+            ("UDB_RETENTION_GONE_DAYS", self.retention_gone),
+            ("UDB_RETENTION_LOG_DAYS", self.retention_logs),
+        ):
+            if not timedelta(0) <= days <= timedelta(days=36500) or days.seconds:
+                raise ConfigError(f"{name} must be a whole number of days from 0 to 36500")
         if self.public_url is not None:
             parts = urlsplit(self.public_url)
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
@@ -108,6 +132,13 @@ class Settings:
             values["clock_skew"] = timedelta(seconds=_int(env, "UDB_WSSE_CLOCK_SKEW_S"))
         if "UDB_INSECURE_DEV_MODE" in env:
             values["insecure_dev_mode"] = _bool(env, "UDB_INSECURE_DEV_MODE")
+        if "UDB_RETENTION" in env:
+            values["retention"] = _bool(env, "UDB_RETENTION")
+        if "UDB_RETENTION_INTERVAL_S" in env:
+            values["retention_interval"] = timedelta(seconds=_int(env, "UDB_RETENTION_INTERVAL_S"))
+        for name, key in _RETENTION_DAYS:
+            if name in env:
+                values[key] = timedelta(days=_int(env, name))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -123,6 +154,9 @@ class Settings:
             "UDB_WSSE_ALLOW_SHA1": "true" if self.allow_sha1 else "false",
             "UDB_WSSE_CLOCK_SKEW_S": str(int(self.clock_skew.total_seconds())),
             "UDB_INSECURE_DEV_MODE": "true" if self.insecure_dev_mode else "false",
+            "UDB_RETENTION": "on" if self.retention else "off",
+            "UDB_RETENTION_INTERVAL_S": str(int(self.retention_interval.total_seconds())),
+            **{name: str(getattr(self, key).days) for name, key in _RETENTION_DAYS},
         }
 
     def with_(self, **changes: Any) -> Settings:
@@ -152,6 +186,14 @@ class Settings:
             allow_sha1=self.allow_sha1, clock_skew=self.clock_skew, trust_anchors=anchors
         )
         return Security(policy=policy, required=not self.insecure_dev_mode)
+
+
+#: the retention periods: variable and setting, in whole days
+_RETENTION_DAYS = (
+    ("UDB_RETENTION_AFTER_25_DAYS", "retention_after_25"),
+    ("UDB_RETENTION_GONE_DAYS", "retention_gone"),
+    ("UDB_RETENTION_LOG_DAYS", "retention_logs"),
+)
 
 
 def _bool(env: Mapping[str, str], name: str) -> bool:

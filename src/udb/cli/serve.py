@@ -19,6 +19,7 @@ import click
 
 from udb.cli.common import database_option, open_migrated
 from udb.cli.preflight import ListenAddress, check_addresses, check_tls
+from udb.cli.retention import start_scheduled
 from udb.config import ConfigError, Settings
 from udb.contract import ENDPOINT_PATH
 
@@ -125,6 +126,12 @@ def logging_config(level: str) -> dict[str, Any]:
     help="Require a TLS client certificate issued by this CA (mutual TLS).",
 )
 @click.option("--log-level", type=click.Choice(LEVELS), default="info", show_default=True)
+@click.option(
+    "--no-retention",
+    is_flag=True,
+    help="Do not purge old data at start and once a day (udb retention purge)  "
+    "[env: UDB_RETENTION=off]",
+)
 @database_option
 def serve(
     host: str,
@@ -140,6 +147,7 @@ def serve(
     tls_key: str | None,
     client_ca: str | None,
     log_level: str,
+    no_retention: bool,
     database_url: str,
 ) -> None:
     """Run the service; the database schema is migrated first.
@@ -169,6 +177,7 @@ def serve(
             public_url=public_url,
             trust_anchors=trust_anchors,
             insecure_dev_mode=insecure_dev_mode or None,
+            retention=False if no_retention else None,
         )
         settings.security()  # refuse to start with an unusable trust anchor file
     except (ConfigError, ValueError) as exc:
@@ -200,6 +209,10 @@ def serve(
         )
     elif not settings.trust_anchors:
         log.warning("no --trust-anchors: signing certificates are pinned but not chain-checked")
+    if settings.retention:
+        start_scheduled(settings)
+    else:
+        log.info("retention off: old data is not purged (udb retention purge does it)")
     Granian(
         "udb.api.app:create_app",
         factory=True,

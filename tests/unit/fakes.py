@@ -31,6 +31,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TypeVar
 
+from tests.unit.fake_retention import FakeRetention
 from udb.domain.merge import supersedes
 from udb.domain.model import (
     Block,
@@ -44,7 +45,7 @@ from udb.domain.model import (
 )
 from udb.storage import base
 from udb.storage.base import IntegrityError, StorageError
-from udb.storage.records import ApplyCounts, ReportRecord, StoredBlock
+from udb.storage.records import ApplyCounts, ReportRecord, RetentionRun, StoredBlock
 
 
 @dataclass
@@ -63,6 +64,9 @@ class Data:
     cpr_imports: list[base.CprImportRecord] = field(default_factory=list)
     certificates: dict[str, tuple[int, ClientCertificate]] = field(default_factory=dict)
     replay: dict[str, datetime] = field(default_factory=dict)
+    #: CPR number -> when the register last changed the person (persons.updated_at)
+    updated: dict[str, datetime] = field(default_factory=dict)
+    runs: list[RetentionRun] = field(default_factory=list)
 
     def copy(self) -> Data:
         return Data(
@@ -76,6 +80,8 @@ class Data:
             list(self.cpr_imports),
             dict(self.certificates),
             dict(self.replay),
+            dict(self.updated),
+            list(self.runs),
         )
 
 
@@ -165,6 +171,7 @@ class FakeUnitOfWork(base.UnitOfWork):
         self.reports = _Reports(self)
         self.cpr_imports = _CprImports(self)
         self.replay = _ReplayCache(self)
+        self.retention = FakeRetention(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         if self.store.closed:
@@ -354,6 +361,8 @@ class _Persons(_Repo, base.Persons):
                 made_non_resident += 1
             else:
                 changed += 1
+            if old != person:
+                data.updated[person.cpr] = now
             data.persons[person.cpr] = person
         if full:
             for cpr, old in list(data.persons.items()):
@@ -364,6 +373,7 @@ class _Persons(_Repo, base.Persons):
                     else:
                         changed += 1
                     data.persons[cpr] = replace(old, status=PersonStatus.UNREGISTERED)
+                    data.updated[cpr] = now
         return base.RegisterCounts(added, changed, made_non_resident, unchanged, unregistered)
 
     def count(self) -> int:

@@ -135,10 +135,11 @@ class Settings:
         if "UDB_RETENTION" in env:
             values["retention"] = _bool(env, "UDB_RETENTION")
         if "UDB_RETENTION_INTERVAL_S" in env:
-            values["retention_interval"] = timedelta(seconds=_int(env, "UDB_RETENTION_INTERVAL_S"))
+            seconds = min(_int(env, "UDB_RETENTION_INTERVAL_S"), 10**9)  # timedelta's range
+            values["retention_interval"] = timedelta(seconds=seconds)
         for name, key in _RETENTION_DAYS:
             if name in env:
-                values[key] = timedelta(days=_int(env, name))
+                values[key] = timedelta(days=min(_int(env, name), 10**8))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 

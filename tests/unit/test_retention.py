@@ -46,6 +46,8 @@ def test_the_settings_come_from_the_environment_and_reach_the_workers() -> None:
         ({"UDB_RETENTION_INTERVAL_S": "0"}, "the retention interval must be between 1"),
         ({"UDB_RETENTION_GONE_DAYS": "-1"}, "UDB_RETENTION_GONE_DAYS must be a whole number of"),
         ({"UDB_RETENTION_LOG_DAYS": "36501"}, "UDB_RETENTION_LOG_DAYS must be a whole number of"),
+        ({"UDB_RETENTION_LOG_DAYS": "9" * 30}, "UDB_RETENTION_LOG_DAYS must be a whole number of"),
+        ({"UDB_RETENTION_INTERVAL_S": "9" * 30}, "the retention interval must be between 1"),
         ({"UDB_RETENTION_AFTER_25_DAYS": "x"}, "UDB_RETENTION_AFTER_25_DAYS must be a whole"),
     ],
 )

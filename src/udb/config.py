@@ -23,6 +23,15 @@ UDB_LOG_FORMAT            text                       text: one line per event; j
 UDB_ADMIN_PORT            (off)                      port of the admin listener (metrics,
                                                      health); off unless given
 UDB_ADMIN_HOST            127.0.0.1                  address of the admin listener
+UDB_RETENTION             on                         udb serve purges old data at start
+                                                     and then every interval
+UDB_RETENTION_INTERVAL_S  86400                      seconds between those purges
+UDB_RETENTION_AFTER_25_   0                          days after the 25th birthday before
+DAYS                                                 contact person and wishes go
+UDB_RETENTION_GONE_DAYS   90                         days after leaving Denmark or the
+                                                     register before they go
+UDB_RETENTION_LOG_DAYS    400                        days report-log and request records
+                                                     are kept
 ========================  =========================  ==================================
 
 :meth:`Settings.security` builds the WS-Security settings from the last four:
@@ -82,6 +91,12 @@ class Settings:
     #: the admin listener (``/metrics``, ``/healthz``, ``/readyz``): off when ``None``
     admin_port: int | None = None
     admin_host: str = "127.0.0.1"
+    #: ``udb serve`` purges (:mod:`udb.service.retention`) at start and every interval
+    retention: bool = True
+    retention_interval: timedelta = timedelta(days=1)
+    retention_after_25: timedelta = timedelta(0)
+    retention_gone: timedelta = timedelta(days=90)
+    retention_logs: timedelta = timedelta(days=400)
 
     def __post_init__(self) -> None:
         if not 1024 <= self.max_body_bytes <= 16 * 1024 * 1024:
@@ -96,6 +111,15 @@ class Settings:
             raise ConfigError(f"the log format must be one of: {', '.join(LOG_FORMATS)}")
         if self.admin_port is not None and not 1 <= self.admin_port <= 65535:
             raise ConfigError("the admin port must be between 1 and 65535")
+        if not timedelta(seconds=1) <= self.retention_interval <= timedelta(days=7):
+            raise ConfigError("the retention interval must be between 1 and 604800 seconds")
+        for name, days in (
+            ("UDB_RETENTION_AFTER_25_DAYS", self.retention_after_25),
+            ("UDB_RETENTION_GONE_DAYS", self.retention_gone),
+            ("UDB_RETENTION_LOG_DAYS", self.retention_logs),
+        ):
+            if not timedelta(0) <= days <= timedelta(days=36500) or days.seconds:
+                raise ConfigError(f"{name} must be a whole number of days from 0 to 36500")
         if self.public_url is not None:
             parts = urlsplit(self.public_url)
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
@@ -130,6 +154,14 @@ class Settings:
             values["admin_port"] = _int(env, "UDB_ADMIN_PORT")
         if env.get("UDB_ADMIN_HOST"):
             values["admin_host"] = env["UDB_ADMIN_HOST"]
+        if "UDB_RETENTION" in env:
+            values["retention"] = _bool(env, "UDB_RETENTION")
+        if "UDB_RETENTION_INTERVAL_S" in env:
+            seconds = min(_int(env, "UDB_RETENTION_INTERVAL_S"), 10**9)  # timedelta's range
+            values["retention_interval"] = timedelta(seconds=seconds)
+        for name, key in _RETENTION_DAYS:
+            if name in env:
+                values[key] = timedelta(days=min(_int(env, name), 10**8))
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -148,6 +180,9 @@ class Settings:
             "UDB_LOG_FORMAT": self.log_format,
             "UDB_ADMIN_PORT": "" if self.admin_port is None else str(self.admin_port),
             "UDB_ADMIN_HOST": self.admin_host,
+            "UDB_RETENTION": "on" if self.retention else "off",
+            "UDB_RETENTION_INTERVAL_S": str(int(self.retention_interval.total_seconds())),
+            **{name: str(getattr(self, key).days) for name, key in _RETENTION_DAYS},
         }
 
     def with_(self, **changes: Any) -> Settings:
@@ -177,6 +212,14 @@ class Settings:
             allow_sha1=self.allow_sha1, clock_skew=self.clock_skew, trust_anchors=anchors
         )
         return Security(policy=policy, required=not self.insecure_dev_mode)
+
+
+#: the retention periods: variable and setting, in whole days
+_RETENTION_DAYS = (
+    ("UDB_RETENTION_AFTER_25_DAYS", "retention_after_25"),
+    ("UDB_RETENTION_GONE_DAYS", "retention_gone"),
+    ("UDB_RETENTION_LOG_DAYS", "retention_logs"),
+)
 
 
 def _bool(env: Mapping[str, str], name: str) -> bool:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import TypeVar
 
+from tests.unit.fake_retention import FakeRetention
 from udb.domain.merge import supersedes
 from udb.domain.model import (
     Block,
@@ -43,7 +44,6 @@ from udb.domain.model import (
     Person,
     PersonStatus,
 )
-from udb.service.requests import RequestRecord
 from udb.storage import base
 from udb.storage.base import IntegrityError, StorageError
 from udb.storage.records import (
@@ -52,6 +52,7 @@ from udb.storage.records import (
     MunicipalityCount,
     ReportRecord,
     RequestRecord,
+    RetentionRun,
     StoredBlock,
 )
 
@@ -74,6 +75,9 @@ class Data:
     replay: dict[str, datetime] = field(default_factory=dict)
     #: CorrelationID -> the request's record, in arrival order
     requests: dict[str, RequestRecord] = field(default_factory=dict)
+    #: CPR number -> when the register last changed the person (persons.updated_at)
+    updated: dict[str, datetime] = field(default_factory=dict)
+    runs: list[RetentionRun] = field(default_factory=list)
 
     def copy(self) -> Data:
         return Data(
@@ -88,6 +92,8 @@ class Data:
             dict(self.certificates),
             dict(self.replay),
             dict(self.requests),
+            dict(self.updated),
+            list(self.runs),
         )
 
 
@@ -179,6 +185,7 @@ class FakeUnitOfWork(base.UnitOfWork):
         self.replay = _ReplayCache(self)
         self.requests = _RequestLog(self)
         self.statistics = _Statistics(self)
+        self.retention = FakeRetention(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         if self.store.closed:
@@ -399,6 +406,8 @@ class _Persons(_Repo, base.Persons):
                 made_non_resident += 1
             else:
                 changed += 1
+            if old != person:
+                data.updated[person.cpr] = now
             data.persons[person.cpr] = person
         if full:
             for cpr, old in list(data.persons.items()):
@@ -409,6 +418,7 @@ class _Persons(_Repo, base.Persons):
                     else:
                         changed += 1
                     data.persons[cpr] = replace(old, status=PersonStatus.UNREGISTERED)
+                    data.updated[cpr] = now
         return base.RegisterCounts(added, changed, made_non_resident, unchanged, unregistered)
 
     def count(self) -> int:

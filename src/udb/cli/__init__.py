@@ -22,6 +22,7 @@ from udb.cli.demo import demo
 from udb.cli.devcerts import dev_certs
 from udb.cli.register import institutions, municipalities, persons
 from udb.cli.requests import requests
+from udb.cli.retention import retention
 from udb.cli.serve import serve
 from udb.cli.systems import systems
 from udb.client.cli.send import send
@@ -95,6 +96,7 @@ main.add_command(cpr)
 main.add_command(dev_certs)
 main.add_command(db)
 main.add_command(requests)
+main.add_command(retention)
 main.add_command(send)
 main.add_command(send_batch)
 

@@ -22,6 +22,7 @@ import click
 
 from udb.cli.common import database_option, open_migrated
 from udb.cli.preflight import ListenAddress, check_addresses, check_tls
+from udb.cli.retention import start_scheduled
 from udb.config import ConfigError, Settings
 from udb.contract import ENDPOINT_PATH
 from udb.logs import LOG_FORMATS, logging_config
@@ -116,6 +117,12 @@ LEVELS = ("debug", "info", "warning", "error")
     help="text: one line per event; json: one JSON object per line  "
     "[env: UDB_LOG_FORMAT; default: text]",
 )
+@click.option(
+    "--no-retention",
+    is_flag=True,
+    help="Do not purge old data at start and once a day (udb retention purge)  "
+    "[env: UDB_RETENTION=off]",
+)
 @database_option
 def serve(
     host: str,
@@ -134,6 +141,7 @@ def serve(
     admin_host: str | None,
     log_level: str,
     log_format: str | None,
+    no_retention: bool,
     database_url: str,
 ) -> None:
     """Run the service; the database schema is migrated first.
@@ -166,6 +174,7 @@ def serve(
             log_format=log_format,
             admin_port=admin_port,
             admin_host=admin_host,
+            retention=False if no_retention else None,
         )
         settings.security()  # refuse to start with an unusable trust anchor file
     except (ConfigError, ValueError) as exc:
@@ -268,6 +277,12 @@ def _granian(
     from granian import Granian
     from granian.constants import Interfaces
 
+    if settings.retention:
+        start_scheduled(settings)
+    else:
+        logging.getLogger("udb").info(
+            "retention off: old data is not purged (udb retention purge does it)"
+        )
     Granian(
         "udb.api.app:create_app",
         factory=True,

@@ -40,6 +40,9 @@ from udb.storage.records import (
     RegisterCounts,
     ReportRecord,
     RequestRecord,
+    RetentionCounts,
+    RetentionCutoffs,
+    RetentionRun,
     StagedRegister,
 )
 
@@ -232,6 +235,8 @@ class RequestLog(abc.ABC):
     ) -> builtins.list[RequestRecord]:
         """The records that match every filter given, newest first, at most ``limit``
         (and never more than :attr:`MAX_LIST`); ``since`` is inclusive."""
+
+
 class Statistics(abc.ABC):
     """Counts over the report log and the request log, for the operator's dashboard.
 
@@ -256,6 +261,47 @@ class Statistics(abc.ABC):
         """Reports logged per municipality of their institution (those with any)."""
 
 
+class Retention(abc.ABC):
+    """Deleting what the service no longer needs, and the record of each purge.
+
+    Each kind (:data:`~udb.storage.records.RETENTION_KINDS`) is deleted in
+    batches, one unit of work each, so that no transaction holds locks long.
+    """
+
+    @abc.abstractmethod
+    def count(self, cutoffs: RetentionCutoffs) -> RetentionCounts:
+        """What :meth:`delete` would delete now, per kind, if run in kind order."""
+
+    @abc.abstractmethod
+    def delete(self, kind: str, cutoffs: RetentionCutoffs, limit: int) -> int:
+        """Delete up to ``limit`` of ``kind``; how many went (fewer: that kind is done)."""
+
+    @abc.abstractmethod
+    def begin_run(
+        self, started_at: datetime, *, dry_run: bool, stale_before: datetime
+    ) -> int | None:
+        """Record a purge that starts; its id, or None if another one runs.
+
+        A purge started before ``stale_before`` and never finished was
+        interrupted and no longer counts as running.
+        """
+
+    @abc.abstractmethod
+    def finish_run(
+        self,
+        run_id: int,
+        finished_at: datetime,
+        counts: RetentionCounts,
+        duration_ms: float,
+        error: str | None = None,
+    ) -> None:
+        """Record what the purge did; ``error``: why it stopped before it was done."""
+
+    @abc.abstractmethod
+    def runs(self, limit: int) -> builtins.list[RetentionRun]:
+        """The newest ``limit`` purges, newest first."""
+
+
 class UnitOfWork(abc.ABC):
     """One transaction over all repositories."""
 
@@ -268,6 +314,7 @@ class UnitOfWork(abc.ABC):
     replay: ReplayCache
     requests: RequestLog
     statistics: Statistics
+    retention: Retention
 
     def __enter__(self) -> UnitOfWork:
         return self

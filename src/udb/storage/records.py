@@ -186,6 +186,9 @@ class RequestRecord:
             "cpr": self.masked_cpr,
             "repeated": self.repeated,
         }
+
+
+@dataclass(frozen=True, slots=True)
 class IntervalCount:
     """Reports logged in ``[start, end)``: all of them, and those rejected."""
 
@@ -206,3 +209,67 @@ class MunicipalityCount:
     name: str | None
     reports: int
     rejected: int
+
+
+#: what a purge deletes, in the order it deletes it (:class:`RetentionCounts` fields)
+RETENTION_KINDS = (
+    "replay_entries",
+    "requests",
+    "report_blocks",
+    "reports",
+    "persons_over_25",
+    "persons_gone",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionCutoffs:
+    """What is old enough to delete (:mod:`udb.service.retention` works them out)."""
+
+    #: replay-cache entries kept until this time or before have expired
+    now: datetime
+    #: persons born on or before this day turned 25 long enough ago
+    born_by: date
+    #: persons not living in Denmark (or not in the register) since before this time
+    gone_before: datetime
+    #: report-log and request records received before this time
+    logs_before: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionCounts:
+    """What a purge deleted (or, in a dry run, would delete), per kind.
+
+    ``persons_*`` count persons whose contact person and wishes (current and
+    history) went; ``report_blocks`` the no longer current history rows that went
+    with their old reports; the others count rows.
+    """
+
+    replay_entries: int = 0
+    requests: int = 0
+    report_blocks: int = 0
+    reports: int = 0
+    persons_over_25: int = 0
+    persons_gone: int = 0
+
+    def as_dict(self) -> dict[str, int]:
+        return {kind: getattr(self, kind) for kind in RETENTION_KINDS}
+
+    @property
+    def total(self) -> int:
+        return sum(self.as_dict().values())
+
+
+@dataclass(frozen=True, slots=True)
+class RetentionRun:
+    """One recorded purge (``udb retention history``)."""
+
+    id: int
+    started_at: datetime
+    #: None while it runs, or if it was interrupted
+    finished_at: datetime | None
+    dry_run: bool
+    counts: RetentionCounts
+    duration_ms: float | None
+    #: why it stopped before it was done (None: it finished, or it is still running)
+    error: str | None = None

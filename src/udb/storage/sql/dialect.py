@@ -62,6 +62,9 @@ class Dialect:
     skip_locked: ClassVar[str]
     #: answers one row, true if the table named by the parameter exists
     table_exists: ClassVar[str]
+    #: answers one row, false if another transaction holds the advisory lock named by
+    #: the parameter (None: the write lock is the database's)
+    try_lock_retention: ClassVar[str | None]
 
     def time(self, value: datetime) -> Any:
         """An aware datetime as the database stores it."""
@@ -99,6 +102,7 @@ class SqliteDialect(Dialect):
     lock_persons = None
     skip_locked = ""
     table_exists = "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = ?"
+    try_lock_retention = None
 
     def time(self, value: datetime) -> str:
         utc = aware(value).astimezone(UTC).replace(tzinfo=None)
@@ -127,6 +131,11 @@ class PostgresDialect(Dialect):
     # nor with a report that renews an expired key.
     skip_locked = " FOR UPDATE SKIP LOCKED"
     table_exists = "SELECT to_regclass(?) IS NOT NULL"
+    # Instances that start a purge at once: one takes the lock, the others skip
+    # (the first key says what for, the second which schema).
+    try_lock_retention = (
+        "SELECT pg_try_advisory_xact_lock(?, hashtext(coalesce(current_schema(), '')))"
+    )
 
     def time(self, value: datetime) -> datetime:
         return aware(value)

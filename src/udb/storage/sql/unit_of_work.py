@@ -24,6 +24,7 @@ from udb.storage.sql.repositories import (
     SqlReports,
 )
 from udb.storage.sql.requests import SqlRequestLog
+from udb.storage.sql.retention import SqlRetention
 from udb.storage.sql.statistics import SqlStatistics
 from udb.storage.sql.systems import SqlSystems
 
@@ -49,6 +50,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.replay = SqlReplayCache(db, dialect)
         self.requests = SqlRequestLog(db, dialect)
         self.statistics = SqlStatistics(db, dialect)
+        self.retention = SqlRetention(db, dialect)
 
 
 def schema_version(db: SqlConnection, dialect: Dialect) -> int:

@@ -79,7 +79,8 @@ def metrics_registry(check: DatabaseCheck, multiprocess_dir: str | None) -> Coll
 
 class _Server(ThreadingMixIn, WSGIServer):
     daemon_threads = True
-    #: a busy port is refused (the start-up checks said so first)
+    #: binds over the TIME_WAIT connections of an instance stopped a moment ago; a port
+    #: another process listens on is refused all the same (the start-up checks say so first)
     allow_reuse_address = True
 
 

@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -27,7 +28,11 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from prometheus_client import CollectorRegistry, make_wsgi_app
 from prometheus_client.multiprocess import MultiProcessCollector
 
+from udb import __version__
+from udb.api.dashboard import Instance, dashboard_app
 from udb.api.metrics import DatabaseCheck, ServiceCollector
+from udb.domain.clock import utc_now
+from udb.storage import open_store
 
 __all__ = ["AdminListener", "WsgiApp", "health_app", "metrics_registry", "readiness_app"]
 
@@ -110,6 +115,7 @@ class AdminListener:
             "/metrics": make_wsgi_app(self.registry),
             "/healthz": health_app,
             "/readyz": readiness_app(self.check),
+            **dashboard_routes(database_url, self.registry, utc_now()),
             **(extra_routes or {}),
         }
         self._server = make_server(
@@ -141,3 +147,59 @@ class AdminListener:
         self._server.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)
+
+
+def latency_ms(registry: CollectorRegistry) -> tuple[float, float] | None:
+    """This instance's p50 and p99 request duration in ms, from the duration histogram.
+
+    The buckets of every operation and worker are summed; each quantile is read off
+    by linear interpolation inside its bucket (as Prometheus's ``histogram_quantile``).
+    None before any request.
+    """
+    buckets: dict[float, float] = {}
+    for family in registry.collect():
+        if family.name != "udb_request_duration_seconds":
+            continue
+        for sample in family.samples:
+            if sample.name.endswith("_bucket"):
+                bound = float(sample.labels["le"])
+                buckets[bound] = buckets.get(bound, 0.0) + sample.value
+    total = buckets.get(float("inf"), 0.0)
+    if total <= 0:
+        return None
+
+    def quantile(q: float) -> float:
+        rank, lower, below = q * total, 0.0, 0.0
+        for bound in sorted(buckets):
+            count = buckets[bound]
+            if count >= rank:
+                if bound == float("inf"):
+                    return lower * 1000
+                share = 0.0 if count == below else (rank - below) / (count - below)
+                return (lower + (bound - lower) * share) * 1000
+            lower, below = bound, count
+        return lower * 1000  # pragma: no cover - the +Inf bucket holds every request
+
+    return quantile(0.5), quantile(0.99)
+
+
+def dashboard_routes(
+    database_url: str, registry: CollectorRegistry, started_at: datetime
+) -> dict[str, WsgiApp]:
+    """``/dashboard`` and ``/dashboard.json``, each request with a store of its own.
+
+    The supervisor holds no database connection between requests: granian forks
+    its workers from this process, and a forked child must not inherit one.
+    """
+    instance = Instance(
+        version=__version__, started_at=started_at, latency=lambda: latency_ms(registry)
+    )
+
+    def app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        store = open_store(database_url)
+        try:
+            return list(dashboard_app(store, instance)(environ, start_response))
+        finally:
+            store.close()
+
+    return {"/dashboard": app, "/dashboard.json": app}

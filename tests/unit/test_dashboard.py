@@ -13,7 +13,7 @@ import pytest
 from tests import dashboard_data
 from tests.support import AARHUS_KUI, NOW, SYSTEM
 from tests.unit.fakes import FakeStore
-from udb.api.dashboard import Instance, dashboard_app
+from udb.api.dashboard import FAULT_CODES, Instance, dashboard_app
 from udb.domain.model import Institution, Municipality, Person, PersonStatus
 from udb.service.dashboard import figures
 from udb.service.requests import RequestRecord
@@ -76,7 +76,7 @@ def app_for(store: FakeStore, latency: Any = None) -> Any:
 
 
 def test_the_use_case_counts_the_known_set(store: FakeStore) -> None:
-    metrics = figures(store, NOW).metrics()
+    metrics = figures(store, NOW, FAULT_CODES).metrics()
     assert {k: metrics[k] for k in dashboard_data.EXPECTED} == dashboard_data.EXPECTED
 
 

@@ -32,10 +32,14 @@ from string import Template
 from typing import Any
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
+from udb.contract.faults import BY_CODE
 from udb.domain.clock import utc_now
 from udb.domain.model import ErrorCode
-from udb.service.dashboard import FAULT_CODES, REJECTIONS, Figures, figures
+from udb.service.dashboard import REJECTIONS, Figures, figures
 from udb.storage import Store
+
+#: the faults counted, IPL000001 ... IPL000006
+FAULT_CODES = tuple(sorted(BY_CODE))
 
 #: how often the page fetches the figures again, in seconds
 REFRESH_SECONDS = 5
@@ -142,7 +146,7 @@ def dashboard_app(
                 b"only GET\n",
                 [("Allow", "GET, HEAD")],
             )
-        shown = figures(store, clock())
+        shown = figures(store, clock(), FAULT_CODES)
         if path == "/dashboard.json":
             body = json.dumps(payload(shown, instance)).encode()
             result = _answer(start_response, "200 OK", "application/json", body)

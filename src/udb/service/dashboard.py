@@ -13,10 +13,10 @@ counted from the request log, like the faults (IPL000001 ... IPL000006).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from udb.contract import faults
 from udb.domain.model import ErrorCode
 from udb.storage.base import StorageError, Store
 from udb.storage.records import IntervalCount, MunicipalityCount
@@ -25,8 +25,6 @@ from udb.storage.records import IntervalCount, MunicipalityCount
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24)}
 #: the rejection codes shown, in the contract's order
 REJECTIONS = tuple(sorted(int(code) for code in ErrorCode))
-#: the fault codes shown
-FAULT_CODES = tuple(sorted(faults.BY_CODE))
 #: the municipalities listed with most reports and with most rejections
 TOP = 5
 
@@ -77,8 +75,11 @@ def _minutes(now: datetime) -> list[datetime]:
     return [end - timedelta(minutes=60 - i) for i in range(61)]
 
 
-def figures(store: Store, now: datetime) -> Figures:
-    """The dashboard's figures at ``now`` (``database_up`` False if the database fails)."""
+def figures(store: Store, now: datetime, fault_codes: Sequence[str]) -> Figures:
+    """The dashboard's figures at ``now`` (``database_up`` False if the database fails).
+
+    ``fault_codes`` are the faults to count (each shown, if only as 0).
+    """
     try:
         with store.unit_of_work(readonly=True) as uow:
             windows = {}
@@ -92,7 +93,7 @@ def figures(store: Store, now: datetime) -> Figures:
                 windows[suffix] = Window(
                     accepted=answers.get(None, 0),
                     rejected=rejected,
-                    faults={code: requests.get(("fault", code), 0) for code in FAULT_CODES},
+                    faults={code: requests.get(("fault", code), 0) for code in fault_codes},
                 )
             per_minute = uow.statistics.intervals(_minutes(now))
             municipalities = uow.statistics.municipalities(now - WINDOWS["24h"])

@@ -26,7 +26,7 @@ ALLOWED: dict[str, set[str]] = {
     "udb.synthetic": {"udb.domain"},
     "udb.wssecurity": {"udb.ns", "udb.safexml", "udb.domain"},
     "udb.storage": {"udb.domain"},
-    "udb.service": {"udb.domain", "udb.storage", "udb.formats", "udb.contract"},
+    "udb.service": {"udb.domain", "udb.storage", "udb.formats"},
     "udb.demo": {"udb.domain", "udb.service", "udb.storage"},
     "udb.soap": {
         "udb.ns",

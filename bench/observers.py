@@ -1,4 +1,4 @@
-"""``python -m bench.observers``: what the request metrics cost each request.
+"""``python -m bench.observers``: what the request metrics and the request log cost each request.
 
 In one process, as a granian worker runs under ``udb serve --admin-port``
 (prometheus-client's multiprocess mode, its values in memory-mapped files of
@@ -7,8 +7,10 @@ a fresh directory):
 * the observer alone: :class:`udb.api.metrics.RequestMetrics` called with a
   report's :class:`~udb.service.requests.RequestRecord`, many times;
 * ``Endpoint.post`` of unsigned demo reports (SQLite, a new
-  SystemTransactionID each) without observers and with the metrics observer,
-  interleaved in rounds so the machine's drift falls on both alike.
+  SystemTransactionID each) without observers, with the metrics observer, and
+  with both observers of ``udb serve`` (the metrics and the request-log writer,
+  one short write per request), interleaved in rounds so the machine's drift
+  falls on all alike.
 
 It prints microseconds per request; no figure is a target.
 """
@@ -44,7 +46,7 @@ def run(work: Path, calls: int, reports: int, rounds: int) -> None:
     from udb.api.metrics import RequestMetrics
     from udb.config import Security
     from udb.service.reports import ReportPolicy
-    from udb.service.requests import RequestRecord
+    from udb.service.requests import RequestLogWriter, RequestRecord
     from udb.storage import open_store
 
     metrics = RequestMetrics()
@@ -79,6 +81,9 @@ def run(work: Path, calls: int, reports: int, rounds: int) -> None:
     endpoints = {
         "without": Endpoint(store, ReportPolicy(), security=security),
         "with metrics": Endpoint(store, ReportPolicy(), security=security, observers=[metrics]),
+        "with both": Endpoint(
+            store, ReportPolicy(), security=security, observers=[metrics, RequestLogWriter(store)]
+        ),
     }
     import logging
 
@@ -100,10 +105,10 @@ def run(work: Path, calls: int, reports: int, rounds: int) -> None:
             f"Endpoint.post {name:>12}: median {statistics.median(figures):.0f} µs a report "
             f"(rounds: {', '.join(f'{f:.0f}' for f in figures)})"
         )
-    difference = statistics.median(per_request["with metrics"]) - statistics.median(
-        per_request["without"]
-    )
-    print(f"difference of the medians: {difference:+.0f} µs a report (noise included)")
+    without = statistics.median(per_request["without"])
+    for name in ("with metrics", "with both"):
+        difference = statistics.median(per_request[name]) - without
+        print(f"{name}: {difference:+.0f} µs a report against without (noise included)")
 
 
 if __name__ == "__main__":

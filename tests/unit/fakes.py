@@ -347,6 +347,10 @@ class _ReplayCache(_Repo, base.ReplayCache):
         data.replay[key] = keep_until
         return True
 
+    def count(self, now: datetime) -> int:
+        kept = self.uow.data("replay.count").replay
+        return sum(1 for until in kept.values() if until > now)
+
 
 class _RequestLog(_Repo, base.RequestLog):
     def add(self, record: RequestRecord) -> None:

@@ -189,3 +189,18 @@ def test_the_cpr_import_age_is_from_the_newest_applied_file(tmp_path: Path) -> N
     later = AT + timedelta(hours=2)
     registry.register(ServiceCollector(Imported(migrated(tmp_path)), clock=lambda: later))
     assert registry.get_sample_value("udb_cpr_import_age_seconds") == 7200
+
+
+def test_the_replay_cache_gauge_counts_the_signatures_still_kept(tmp_path: Path) -> None:
+    url = migrated(tmp_path)
+    store = open_store(url)
+    now = datetime.now(UTC)
+    with store.unit_of_work() as uow:
+        uow.replay.remember("kept-1", now + timedelta(minutes=5), now)
+        uow.replay.remember("kept-2", now + timedelta(minutes=5), now)
+        uow.replay.remember("expired", now - timedelta(minutes=1), now - timedelta(minutes=10))
+        uow.commit()
+    store.close()
+    registry = CollectorRegistry()
+    registry.register(ServiceCollector(DatabaseCheck(url)))
+    assert registry.get_sample_value("udb_replay_cache_entries") == 2

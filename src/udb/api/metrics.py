@@ -122,6 +122,7 @@ class DatabaseState:
     reason: str = ""
     schema_version: int | None = None
     persons: int | None = None
+    replay_entries: int | None = None
     systems_enabled: int | None = None
     systems_disabled: int | None = None
     #: when the newest CPR extract was applied (None: never)
@@ -177,11 +178,13 @@ class DatabaseCheck:
                 systems = uow.systems.list()
                 imports = uow.cpr_imports.list()
                 persons = uow.persons.count()
+                replay = uow.replay.count(utc_now())
             return DatabaseState(
                 now,
                 True,
                 schema_version=latest_version(),
                 persons=persons,
+                replay_entries=replay,
                 systems_enabled=sum(not s.disabled for s in systems),
                 systems_disabled=sum(s.disabled for s in systems),
                 cpr_imported_at=max((i.applied_at for i in imports), default=None),
@@ -247,6 +250,12 @@ class ServiceCollector(Collector):
                 "udb_register_persons",
                 "Persons in the register (any status).",
                 float(state.persons),
+            )
+        if state.replay_entries is not None:
+            yield _gauge(
+                "udb_replay_cache_entries",
+                "Signatures kept in the replay cache (until their Timestamp expires).",
+                float(state.replay_entries),
             )
         if state.systems_enabled is not None and state.systems_disabled is not None:
             systems = GaugeMetricFamily(

@@ -126,6 +126,10 @@ class ReplayCache(abc.ABC):
     def remember(self, key: str, keep_until: datetime, now: datetime) -> bool:
         """Record ``key``; False if it was recorded before and is still kept (a replay)."""
 
+    @abc.abstractmethod
+    def count(self, now: datetime) -> int:
+        """How many signatures are still kept at ``now`` (for the operator's metrics)."""
+
 
 class Persons(abc.ABC):
     @abc.abstractmethod

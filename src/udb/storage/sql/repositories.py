@@ -157,6 +157,12 @@ class SqlReplayCache(SqlRepository, base.ReplayCache):
         self.maybe_purge(now)
         return row is not None
 
+    def count(self, now: datetime) -> int:
+        row = self.db.one(
+            "SELECT count(*) FROM replay_cache WHERE keep_until > ?", (self.d.time(now),)
+        )
+        return int(row[0]) if row else 0
+
     def maybe_purge(self, now: datetime) -> None:
         """:meth:`purge` on about one call in :attr:`PURGE_EVERY`."""
         if secrets.randbelow(self.PURGE_EVERY) == 0:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from udb.storage import Store
-from udb.storage.base import RequestLog
+from udb.storage.operator import RequestLog
 from udb.storage.records import RequestRecord
 
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)

@@ -1,4 +1,4 @@
-"""The fake store's :class:`~udb.storage.base.Retention` (bound in :mod:`tests.unit.fakes`).
+"""The fake store's :class:`~udb.storage.operator.Retention` (bound in :mod:`tests.unit.fakes`).
 
 It deletes from the fake's data what the SQL adapter deletes, by the same rules
 (:mod:`udb.storage.sql.retention`); the fake keeps no request records, so
@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from udb.storage import base
+from udb.storage import operator
 from udb.storage.records import RETENTION_KINDS, RetentionCounts, RetentionCutoffs, RetentionRun
 
 if TYPE_CHECKING:
@@ -53,7 +53,7 @@ def _drop_history(data: Data, drop: set[int]) -> None:
     data.current = {key: new_index[i] for key, i in data.current.items() if i in new_index}
 
 
-class FakeRetention(base.Retention):
+class FakeRetention(operator.Retention):
     def __init__(self, uow: FakeUnitOfWork) -> None:
         self.uow = uow
 

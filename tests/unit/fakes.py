@@ -44,7 +44,7 @@ from udb.domain.model import (
     Person,
     PersonStatus,
 )
-from udb.storage import base
+from udb.storage import base, operator
 from udb.storage.base import IntegrityError, StorageError
 from udb.storage.records import (
     ApplyCounts,
@@ -352,7 +352,7 @@ class _ReplayCache(_Repo, base.ReplayCache):
         return sum(1 for until in kept.values() if until > now)
 
 
-class _RequestLog(_Repo, base.RequestLog):
+class _RequestLog(_Repo, operator.RequestLog):
     def add(self, record: RequestRecord) -> None:
         data = self.uow.data("requests.add", write=True)
         data.requests.setdefault(record.correlation_id, record)
@@ -520,7 +520,7 @@ class _Reports(_Repo, base.Reports):
         return False
 
 
-class _Statistics(_Repo, base.Statistics):
+class _Statistics(_Repo, operator.Statistics):
     def _reports(self, op: str, since: datetime) -> builtins.list[ReportRecord]:
         return [r for r in self.uow.data(op).reports.values() if r.received_at >= since]
 

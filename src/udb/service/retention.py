@@ -16,7 +16,7 @@ transaction each:
   rule 15 counts), and of a person who has not lived in Denmark or not been in the
   register for :attr:`RetentionPolicy.gone`.
 
-Each purge is recorded (:meth:`~udb.storage.base.Retention.begin_run`); only one
+Each purge is recorded (:meth:`~udb.storage.operator.Retention.begin_run`); only one
 runs at a time, whichever instance starts it.
 
 >>> turned_25_by(date(2029, 2, 28), timedelta(0))

@@ -142,7 +142,7 @@ class RequestRecord:
     """One request: when, which, what came of it, who (as far as it was established).
 
     Made by the endpoint (:mod:`udb.service.requests`), kept in ``request_log``
-    (:class:`udb.storage.base.RequestLog`). No personal data: the CPR number only masked.
+    (:class:`udb.storage.operator.RequestLog`). No personal data: the CPR number only masked.
     """
 
     received_at: datetime

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from udb.storage import base
+from udb.storage import operator
 from udb.storage.records import RequestRecord
 from udb.storage.sql.repositories import SqlRepository
 
@@ -20,7 +20,7 @@ COLUMNS = (
 _PLACEHOLDERS = ", ".join("?" * len(COLUMNS.split(",")))
 
 
-class SqlRequestLog(SqlRepository, base.RequestLog):
+class SqlRequestLog(SqlRepository, operator.RequestLog):
     def add(self, record: RequestRecord) -> None:
         r = record
         self.db.execute(

@@ -1,4 +1,4 @@
-"""Retention in SQL (:class:`udb.storage.base.Retention`), written once for every dialect.
+"""Retention in SQL (:class:`udb.storage.operator.Retention`), written once for every dialect.
 
 Each kind is a condition over its table, used twice: counted (a dry run) and
 deleted in batches (``LIMIT``, and on PostgreSQL ``FOR UPDATE SKIP LOCKED``, so
@@ -17,7 +17,7 @@ from __future__ import annotations
 import builtins
 from datetime import datetime
 
-from udb.storage import base
+from udb.storage import base, operator
 from udb.storage.records import (
     RETENTION_KINDS,
     RetentionCounts,
@@ -76,7 +76,7 @@ def _params(kind: str, cutoffs: RetentionCutoffs, d: Dialect) -> Params:
     return (d.day(cutoffs.born_by), d.time(cutoffs.gone_before))
 
 
-class SqlRetention(SqlRepository, base.Retention):
+class SqlRetention(SqlRepository, operator.Retention):
     def count(self, cutoffs: RetentionCutoffs) -> RetentionCounts:
         counts: dict[str, int] = {}
         for kind in RETENTION_KINDS:

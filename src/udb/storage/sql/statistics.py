@@ -1,4 +1,4 @@
-"""The dashboard's counts (:class:`udb.storage.base.Statistics`) in SQL, written once.
+"""The dashboard's counts (:class:`udb.storage.operator.Statistics`) in SQL, written once.
 
 Each statement reads one time range of ``report_log`` or ``request_log`` through
 the index on ``received_at`` (migrations 0006 and 0008) and answers counts only:
@@ -14,7 +14,7 @@ import itertools
 from collections.abc import Sequence
 from datetime import datetime
 
-from udb.storage import base
+from udb.storage import operator
 from udb.storage.records import IntervalCount, MunicipalityCount
 from udb.storage.sql.repositories import SqlRepository
 
@@ -36,7 +36,7 @@ def _intervals_statement(n: int) -> str:
     return f"SELECT {columns} FROM report_log WHERE {window}"
 
 
-class SqlStatistics(SqlRepository, base.Statistics):
+class SqlStatistics(SqlRepository, operator.Statistics):
     def answers(self, since: datetime) -> dict[int | None, int]:
         rows = self.db.all(
             "SELECT outcome_code, count(*) FROM report_log WHERE received_at >= ?"

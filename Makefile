@@ -9,7 +9,7 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test install lint lock bench clean
+.PHONY: run test install browser lint lock bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -23,7 +23,11 @@ run: install
 	$(BIN)/udb demo
 	$(BIN)/udb serve --insecure-dev-mode
 
-test: install
+# The dashboard's browser test drives the system Chromium (Debian's package).
+browser:
+	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+
+test: install browser
 	$(BIN)/python -m pytest -n 2 --dist loadfile --doctest-modules src tests
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy

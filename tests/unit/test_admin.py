@@ -60,9 +60,11 @@ def test_metrics_is_prometheus_text(listener: AdminListener) -> None:
 
 
 def test_another_path_is_404_and_only_get_is_served(listener: AdminListener) -> None:
-    response = get(listener, "/dashboard")
+    response = get(listener, "/nowhere")
     assert response.status_code == 404
-    assert response.text == "Not found. Paths: /healthz, /metrics, /readyz\n"
+    assert response.text == (
+        "Not found. Paths: /dashboard, /dashboard.json, /healthz, /metrics, /readyz\n"
+    )
     url = f"http://127.0.0.1:{listener.port}/healthz"
     assert httpx.post(url, timeout=5).status_code == 405
 

@@ -93,3 +93,19 @@ def test_a_failing_observer_does_not_change_the_answer(store: Store) -> None:  #
         store, ReportPolicy(), security=Security(required=False), observers=[broken]
     )
     assert endpoint.post(request(), SOAP12_CT, RECEIVED).status == 200
+
+
+def test_the_observers_that_may_wait_run_only_after_the_answer(store: Store) -> None:  # noqa: F811
+    inline: list[RequestRecord] = []
+    later: list[RequestRecord] = []
+    endpoint = Endpoint(
+        store,
+        ReportPolicy(),
+        security=Security(required=False),
+        observers=[inline.append],
+        afterwards=[later.append],
+    )
+    reply = endpoint.post(request(), SOAP12_CT, RECEIVED)
+    assert [r.correlation_id for r in inline] == [reply.correlation_id] and later == []
+    endpoint.after(reply)
+    assert later == inline

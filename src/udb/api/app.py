@@ -73,7 +73,8 @@ class UdbApp:
             store,
             ReportPolicy(future_tolerance=self.settings.future_tolerance),
             security=security,
-            observers=[RequestMetrics(), RequestLogWriter(store)],
+            observers=[RequestMetrics()],
+            afterwards=[RequestLogWriter(store)],
         )
         self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="udb")
 
@@ -138,18 +139,22 @@ class UdbApp:
         headers = _headers(scope)
         content_type = headers.get("content-type")
         limit = self.settings.max_body_bytes
+        loop = asyncio.get_running_loop()
         try:
             body = await _read_body(receive, headers.get("content-length"), limit)
         except _TooLarge:
-            await _reply(send, endpoint.too_large(content_type, limit, received_at), close=True)
+            reply = endpoint.too_large(content_type, limit, received_at)
+            await _reply(send, reply, close=True)
+            await loop.run_in_executor(self._pool, endpoint.after, reply)
             return
         except _Disconnected:
             return
-        loop = asyncio.get_running_loop()
         reply = await loop.run_in_executor(
             self._pool, endpoint.post, body, content_type, received_at
         )
         await _reply(send, reply)
+        # the request log, once the answer is out: a slow database delays no answer
+        await loop.run_in_executor(self._pool, endpoint.after, reply)
 
     async def _get(self, scope: Scope, send: Send, *, head: bool) -> None:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)

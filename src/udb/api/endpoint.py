@@ -27,7 +27,7 @@ import logging
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 
 from udb import wssecurity
@@ -57,6 +57,8 @@ class Reply:
     correlation_id: str
     #: what happened, for the log line: "accepted", "rejected 14", "fault IPL000002", "up"
     outcome: str = ""
+    #: the request's record, for the observers that run after the answer (:meth:`Endpoint.after`)
+    record: RequestRecord | None = None
 
 
 @dataclass(slots=True)
@@ -97,6 +99,7 @@ class Endpoint:
         clock: Callable[[], datetime] = utc_now,
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         observers: Sequence[RequestObserver] = (),
+        afterwards: Sequence[RequestObserver] = (),
     ) -> None:
         self.store = store
         self.policy = policy
@@ -105,6 +108,8 @@ class Endpoint:
         self.new_id = new_id
         #: called with every request's record, after its answer is made
         self.observers = tuple(observers)
+        #: called by :meth:`after`, once the answer has gone out (they may wait for a database)
+        self.afterwards = tuple(afterwards)
 
     def post(self, body: bytes, content_type: str | None, received_at: datetime) -> Reply:
         """Answer one POSTed request; log one line about it and tell the observers."""
@@ -127,8 +132,23 @@ class Endpoint:
                 reply = self._report(request, message, received_at, correlation_id, trace)
         except Exception as exc:  # 7: every failure becomes the fault of the table
             reply = self.fault(version, exc, correlation_id, trace)
-        self._done(trace, reply, version, received_at, started)
-        return reply
+        return self._done(trace, reply, version, received_at, started)
+
+    def after(self, reply: Reply) -> None:
+        """Run the observers that may wait (the request log) for an answer already sent.
+
+        The ASGI application calls it after the answer has gone out, so that a slow or
+        unreachable database delays no answer (a 101 still comes within 5 s).
+        """
+        if reply.record is not None:
+            self._notify(self.afterwards, reply.record)
+
+    def _notify(self, observers: Sequence[RequestObserver], record: RequestRecord) -> None:
+        for observe in observers:
+            try:
+                observe(record)
+            except Exception:
+                log.exception("a request observer failed correlation_id=%s", record.correlation_id)
 
     def _done(
         self,
@@ -137,8 +157,8 @@ class Endpoint:
         version: SoapVersion,
         received_at: datetime,
         started: float,
-    ) -> None:
-        """The request's record: one log line, then every observer."""
+    ) -> Reply:
+        """The request's record: one log line, then every observer; the reply carries it."""
         submission = trace.submission
         record = RequestRecord(
             received_at=received_at,
@@ -166,11 +186,8 @@ class Endpoint:
             " ".join(("", *(f"{k}={v}" for k, v in trace.extra.items()))),
             extra=record.log_fields(),
         )
-        for observe in self.observers:
-            try:
-                observe(record)
-            except Exception:
-                log.exception("a request observer failed correlation_id=%s", record.correlation_id)
+        self._notify(self.observers, record)
+        return replace(reply, record=record)
 
     def _admit(
         self, message: wssecurity.VerifiedMessage | wssecurity.UnsignedMessage, correlation_id: str
@@ -270,5 +287,4 @@ class Endpoint:
         trace = _Trace()
         trace.extra["limit_bytes"] = limit
         reply = self.fault(version, exc, correlation_id, trace)
-        self._done(trace, reply, version, received_at, started)
-        return reply
+        return self._done(trace, reply, version, received_at, started)

@@ -4,34 +4,15 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
-
-from tests.e2e.conftest import stop_server
 from tests.e2e.soap import answer, example, with_stid
-from tests.e2e.test_admin_metrics import AdminServer, start_admin_server
-from tests.support import postgres_schema, require_postgres
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[AdminServer]:
-    if request.param == "sqlite":
-        srv = start_admin_server(tmp_path, "--workers", "2")
-        yield srv
-        stop_server(srv.server)
-        return
-    require_postgres()
-    with postgres_schema() as url:
-        srv = start_admin_server(tmp_path, "--workers", "2", database_url=url)
-        yield srv
-        stop_server(srv.server)
+from tests.e2e.test_admin_metrics import AdminServer, two_workers  # noqa: F401 (fixture)
 
 
 def test_the_dashboard_on_the_admin_listener_shows_what_was_answered(
-    served: AdminServer,
+    two_workers: AdminServer,  # noqa: F811 (the fixture imported above)
 ) -> None:
+    served = two_workers
     for _ in range(3):
         assert answer(served.server.post(with_stid(example("request.xml")))).ok
     for _ in range(2):

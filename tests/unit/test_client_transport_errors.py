@@ -267,14 +267,14 @@ def test_the_async_client_tells_a_tls_failure_the_same_way() -> None:
     script = Script(failure)
     cert, key = keys()
 
-    async def send() -> UdbError:
+    async def send(transport: Script, attempts: int) -> UdbError:
         async with AsyncUdbClient(
             BASE,
             system_name=SYSTEM,
             cert=cert,
             key=key,
-            retry=RetryPolicy(attempts=5, initial=0.0, maximum=0.0),
-            transport=httpx.MockTransport(script),
+            retry=RetryPolicy(attempts=attempts, initial=0.0, maximum=0.0),
+            transport=httpx.MockTransport(transport),
         ) as c:
             try:
                 await c.send(sample_report())
@@ -282,28 +282,12 @@ def test_the_async_client_tells_a_tls_failure_the_same_way() -> None:
                 return exc
         raise AssertionError("no error")
 
-    error = asyncio.run(send())
+    error = asyncio.run(send(script, 5))
     assert isinstance(error, TLSHandshakeError) and error.problem == "client-cert-missing"
     assert error.may_be_stored is False and len(script.requests) == 1
 
     unsure = Script(httpx.ReadTimeout("lost"), httpx.ConnectError("refused"))
-
-    async def send_unsure() -> UdbError:
-        async with AsyncUdbClient(
-            BASE,
-            system_name=SYSTEM,
-            cert=cert,
-            key=key,
-            retry=RetryPolicy(attempts=3, initial=0.0, maximum=0.0),
-            transport=httpx.MockTransport(unsure),
-        ) as c:
-            try:
-                await c.send(sample_report())
-            except UdbError as exc:
-                return exc
-        raise AssertionError("no error")
-
-    later = asyncio.run(send_unsure())
+    later = asyncio.run(send(unsure, 3))
     assert isinstance(later, ConnectError) and later.may_be_stored is True
 
 

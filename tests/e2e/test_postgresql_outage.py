@@ -33,8 +33,13 @@ CLIENT_TIMEOUT_S = 8.0
 LOAD_THREADS = 4
 #: each load thread sends at most this many reports (bounds the test)
 MAX_PER_THREAD = 3000
-#: long enough for each load thread to send several reports that are refused (about 4 s each)
-OUTAGE_S = 9.0
+#: long enough for each load thread to send at least two reports that are refused (about
+#: 4 s each) after the one in flight at the stop: with 9 s the count of refused reports was
+#: exactly LOAD_THREADS on a quiet machine, one short of it on a busy one
+OUTAGE_S = 13.0
+#: Ping waits at most the store's ping timeout (1 s) for a connection; what more it takes
+#: during the outage is the machine's load (1.9 s seen with the test suite running beside it)
+PING_DOWN_WITHIN_S = 3.0
 HEADERS = {"content-type": SOAP12}
 
 
@@ -190,7 +195,7 @@ def test_outage_is_answered_101_fast_and_the_service_recovers(
     assert pings and pings[-1][0] == "down", pings
     assert all(state in ("up", "down") for state, _ in pings), pings
     assert sum(1 for state, _ in pings if state == "down") >= len(pings) - 1, pings
-    assert max(seconds for _, seconds in pings) < 2.0, pings
+    assert max(seconds for _, seconds in pings) < PING_DOWN_WITHIN_S, pings
 
     # recovery: accepted again within 5 s of the database answering, Ping up
     assert first_ok is not None, [s.kind for s in polls]

@@ -11,6 +11,7 @@ import json
 import logging
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from typing import Any
@@ -64,7 +65,7 @@ def run_scheduled(log: logging.Logger) -> None:
     """One ``udb retention purge --json`` as a child process, its result logged in one line."""
     command = [sys.executable, "-m", "udb", "retention", "purge", "--json"]
     try:
-        done = subprocess.run(command, capture_output=True, text=True, check=False)  # noqa: S603 (our own command)
+        done = _run_to_files(command)
     except OSError as exc:
         log.error("retention purge could not start: %s", exc.strerror)
         return
@@ -80,6 +81,28 @@ def run_scheduled(log: logging.Logger) -> None:
     else:
         lines = done.stderr.strip().splitlines()
         log.error("retention purge failed: %s", lines[-1] if lines else f"exit {done.returncode}")
+
+
+def _run_to_files(command: list[str]) -> subprocess.CompletedProcess[str]:
+    """Run ``command`` to its end, its output through temporary files, not pipes.
+
+    granian forks a worker whenever it starts or replaces one, from whichever
+    thread, while this thread may be waiting on a purge. A pipe's write end open
+    in the supervisor at that moment would live on in the worker, and waiting for
+    the pipe's end of file would wait for that worker to exit (seen: a purge that
+    finished at once was read only when the server stopped). A file has no end
+    of file to wait for: the purge is done when its process has exited.
+    """
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        returncode = subprocess.call(command, stdout=out, stderr=err)  # noqa: S603 (our own command)
+        out.seek(0)
+        err.seek(0)
+        return subprocess.CompletedProcess(
+            command,
+            returncode,
+            out.read().decode("utf-8", "replace"),
+            err.read().decode("utf-8", "replace"),
+        )
 
 
 class PurgeSkipped(click.ClickException):

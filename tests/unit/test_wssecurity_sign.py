@@ -102,6 +102,17 @@ def test_default_created_is_now() -> None:
     assert verified(data, policy=SecurityPolicy(), now=now).certificate == identity.certificate
 
 
+def test_the_same_envelope_signed_at_once_again_is_never_the_same_signature() -> None:
+    """A retry re-signed within the same millisecond would otherwise be a replay."""
+    identity = wssamples.make_identity("Today", client().key)
+    values = re.compile(rb"<ds:SignatureValue>([^<]+)<|<SignatureValue>([^<]+)<")
+    signatures = {
+        values.search(sign(request(), key_pem=identity.key_pem, cert_pem=identity.cert_pem))
+        for _ in range(20)
+    }
+    assert len({m.group(0) for m in signatures if m is not None}) == 20
+
+
 def test_a_header_is_created_when_absent() -> None:
     data = signed(envelope=request_text().replace("<s:Header/>", "").encode())
     envelope = parsed(data)

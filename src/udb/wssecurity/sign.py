@@ -33,6 +33,8 @@ from __future__ import annotations
 
 import base64
 import functools
+import threading
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -57,6 +59,25 @@ _METHODS = {
     "sha1": (_C.TransformRsaSha1, _C.TransformSha1),
     "sha256": (_C.TransformRsaSha256, _C.TransformSha256),
 }
+
+
+_last_created_ms = 0
+_created_lock = threading.Lock()
+
+
+def _fresh_created() -> datetime:
+    """Now, to the millisecond, and later than every earlier default of this process.
+
+    The Timestamp has milliseconds, and RSA PKCS#1 v1.5 signatures are deterministic:
+    the same envelope signed twice within one millisecond would carry the same
+    SignatureValue, and the service refuses the second as a replay (seen when a retry
+    followed a refusal at once). A millisecond later each time, never the same.
+    """
+    global _last_created_ms  # one clock for the process
+    with _created_lock:
+        ms = max(time.time_ns() // 1_000_000, _last_created_ms + 1)
+        _last_created_ms = ms
+    return datetime.fromtimestamp(ms / 1000, UTC)
 
 
 def _timestamp_text(value: datetime) -> str:
@@ -130,7 +151,8 @@ def sign(
     """Sign ``envelope`` (a SOAP envelope without a Security header); return the signed bytes.
 
     ``key_pem`` is the unencrypted RSA private key of ``cert_pem``. ``created``
-    (timezone-aware, default now) and ``lifetime`` give the Timestamp.
+    (timezone-aware, default now: a millisecond later than the previous default, so that
+    no two signatures of this process are the same) and ``lifetime`` give the Timestamp.
     Raises :class:`ValueError` for an envelope or key that cannot be signed.
     """
     if digest not in _METHODS:
@@ -138,7 +160,7 @@ def sign(
     if lifetime <= timedelta(0):
         raise ValueError("lifetime must be positive")
     if created is None:
-        created = datetime.now(UTC)
+        created = _fresh_created()
     elif created.tzinfo is None or created.utcoffset() is None:
         raise ValueError("created must be a timezone-aware datetime")
     created = created.astimezone(UTC)

@@ -97,7 +97,7 @@ def test_libpq_messages_are_explained(message: str, cause: str) -> None:
     assert explain_connect_error(message) == cause
 
 
-#: the probe answers at once; the pool it replaces waited its 4 s timeout first
+#: the probe answers at once; the pool it replaces waited its timeout (then 4 s) first
 FAST_S = 2.0
 
 

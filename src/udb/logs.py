@@ -24,7 +24,10 @@ from pythonjsonlogger.json import JsonFormatter
 
 from udb.config import LOG_FORMATS
 
-__all__ = ["LOG_FORMATS", "JsonLines", "RedactCpr", "logging_config", "redact"]
+__all__ = ["LOG_FORMATS", "LOG_LEVELS", "JsonLines", "RedactCpr", "logging_config", "redact"]
+
+#: the levels ``--log-level`` takes
+LOG_LEVELS = ("debug", "info", "warning", "error")
 
 # Ten digits (optionally DDMMYY-SSSS) not touching other hex digits or hyphens,
 # so that identifiers such as CorrelationIDs (UUIDs) pass unchanged.

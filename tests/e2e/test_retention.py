@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import signal
 import subprocess
 import time
 from collections.abc import Iterator
@@ -182,3 +184,51 @@ def test_a_purge_that_finds_another_running_changes_nothing_and_says_so(
     assert busy.returncode == 75
     assert busy.stderr.count("\n") == 1 and "another purge is running" in busy.stderr
     assert "running or interrupted" in udb("retention", "history", database_url=database_url).stdout
+
+
+def _children(pid: int) -> dict[int, str]:
+    """The processes whose parent is ``pid``: their command lines."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found[int(entry.name)] = cmdline
+    return found
+
+
+def _running(pid: int) -> bool:
+    """True while ``pid`` runs (a zombie nobody reaped has ended)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
+
+
+def test_the_schedule_runs_beside_the_workers_and_ends_with_the_server(
+    tmp_path: Path,
+) -> None:
+    url = sqlite_url(tmp_path)
+    _populate(url)
+    server = start_server(tmp_path, demo=False, database_url=url)
+    try:
+        schedules = [
+            pid for pid, cmd in _children(server.process.pid).items() if "retention schedule" in cmd
+        ]
+        assert len(schedules) == 1, _children(server.process.pid)
+        os.kill(server.process.pid, signal.SIGKILL)  # the supervisor alone, without a word
+        server.process.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while _running(schedules[0]) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _running(schedules[0]), "the schedule outlived its server"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(server.process.pid, signal.SIGKILL)  # the orphaned workers
+        stop_server(server)

@@ -2,17 +2,18 @@
 
 The policy (:mod:`udb.service.retention`) is read from ``UDB_RETENTION_AFTER_25_DAYS``,
 ``UDB_RETENTION_GONE_DAYS`` and ``UDB_RETENTION_LOG_DAYS``; ``udb serve`` runs the same
-purge at start and then once a day.
+purge at start and then once a day (``udb retention schedule``, a process beside its workers).
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import logging.config
+import os
+import signal
 import subprocess
 import sys
-import tempfile
-import threading
 import time
 from typing import Any
 
@@ -21,7 +22,9 @@ import click
 from udb.cli.common import database_option, open_migrated
 from udb.cli.params import WholeNumber
 from udb.config import ConfigError, Settings
+from udb.logs import LOG_LEVELS, logging_config
 from udb.service.retention import PurgeRunning, RetentionPolicy, history, purge
+from udb.storage import open_store
 from udb.storage.records import RETENTION_KINDS, RetentionCounts, RetentionRun
 
 #: the exit status of a purge that found another one running (EX_TEMPFAIL: try later)
@@ -38,71 +41,64 @@ LABELS = {
 }
 
 
-def start_scheduled(settings: Settings) -> threading.Thread:
-    """Purge now and then every ``settings.retention_interval``, in a daemon thread.
+def start_scheduled(log_level: str) -> subprocess.Popen[bytes]:
+    """Start ``udb retention schedule`` beside the workers, before any of them is forked.
 
-    ``udb serve``'s supervisor calls this. Each purge is ``udb retention purge`` as
-    a child process: granian forks its workers from the supervisor (at start, and
-    whenever one is restarted), so the supervisor itself holds no database
-    connection or lock a fork could copy. The child reads the settings from the
-    environment the supervisor set (:meth:`Settings.to_env`). On a shared
-    PostgreSQL every instance tries; one purges, the others find it running and skip.
+    ``udb serve``'s supervisor calls this before granian starts. The purges run in
+    a process of their own, not in a thread of the supervisor: granian forks a
+    worker from the supervisor at start and whenever one is replaced, and a fork
+    copies whatever the supervisor has open at that moment. A child process
+    started from a supervisor thread while a worker was being forked left the
+    child's exec-status pipe open in the new worker, and the thread waited for
+    that worker to exit (seen under load: the second purge came only when the
+    server stopped). Started once, here, nothing is open across a fork. The
+    schedule reads its settings from the environment the supervisor set
+    (:meth:`Settings.to_env`), logs to the same stream, and ends when the
+    supervisor ends. On a shared PostgreSQL every instance tries; one purges, the
+    others find it running and skip.
     """
-    interval = settings.retention_interval.total_seconds()
-    thread = threading.Thread(target=_every, args=(interval,), name="udb-retention", daemon=True)
-    thread.start()
-    return thread
+    command = [
+        *(sys.executable, "-m", "udb", "retention", "schedule"),
+        *("--log-level", log_level, "--exit-with", str(os.getpid())),
+    ]
+    return subprocess.Popen(command, stdin=subprocess.DEVNULL)  # noqa: S603 (our own command)
 
 
-def _every(interval: float) -> None:
-    log = logging.getLogger("udb.retention")
-    while True:
-        run_scheduled(log)
-        time.sleep(interval)
-
-
-def run_scheduled(log: logging.Logger) -> None:
-    """One ``udb retention purge --json`` as a child process, its result logged in one line."""
-    command = [sys.executable, "-m", "udb", "retention", "purge", "--json"]
-    try:
-        done = _run_to_files(command)
-    except OSError as exc:
-        log.error("retention purge could not start: %s", exc.strerror)
-        return
-    if done.returncode == 0:
+def stop_scheduled(process: subprocess.Popen[bytes]) -> None:
+    """End the schedule (a purge under way stops between two short transactions)."""
+    if process.poll() is None:
+        process.terminate()
         try:
-            result = json.loads(done.stdout)
-            deleted = ", ".join(f"{kind} {n}" for kind, n in result["counts"].items())
-            log.info("retention purge %s deleted: %s", result["run"], deleted)
-        except (ValueError, KeyError, TypeError, AttributeError):
-            log.error("retention purge answered something unreadable")
-    elif done.returncode == EXIT_RUNNING:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run_scheduled(store_url: str, policy: RetentionPolicy, log: logging.Logger) -> None:
+    """One purge, its result logged in one line; a failure is logged, never raised."""
+    try:
+        store = open_store(store_url)
+    except Exception as exc:  # an unreachable database: try again next time
+        log.error("retention purge could not open the database: %s", first_line(exc))
+        return
+    try:
+        result = purge(store, policy)
+    except PurgeRunning:
         log.info("retention purge skipped: another instance or command is purging")
-    else:
-        lines = done.stderr.strip().splitlines()
-        log.error("retention purge failed: %s", lines[-1] if lines else f"exit {done.returncode}")
+        return
+    except Exception as exc:
+        log.error("retention purge failed: %s", first_line(exc))
+        return
+    finally:
+        store.close()
+    deleted = ", ".join(f"{kind} {n}" for kind, n in result.counts.as_dict().items())
+    log.info("retention purge %s deleted: %s", result.run_id, deleted)
 
 
-def _run_to_files(command: list[str]) -> subprocess.CompletedProcess[str]:
-    """Run ``command`` to its end, its output through temporary files, not pipes.
-
-    granian forks a worker whenever it starts or replaces one, from whichever
-    thread, while this thread may be waiting on a purge. A pipe's write end open
-    in the supervisor at that moment would live on in the worker, and waiting for
-    the pipe's end of file would wait for that worker to exit (seen: a purge that
-    finished at once was read only when the server stopped). A file has no end
-    of file to wait for: the purge is done when its process has exited.
-    """
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        returncode = subprocess.call(command, stdout=out, stderr=err)  # noqa: S603 (our own command)
-        out.seek(0)
-        err.seek(0)
-        return subprocess.CompletedProcess(
-            command,
-            returncode,
-            out.read().decode("utf-8", "replace"),
-            err.read().decode("utf-8", "replace"),
-        )
+def first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 class PurgeSkipped(click.ClickException):
@@ -167,6 +163,52 @@ def purge_command(dry_run: bool, as_json: bool, database_url: str) -> None:
     else:
         click.echo(f"purge {result.run_id} deleted, in {seconds:.1f} s")
     _print_counts(result.counts)
+
+
+@retention.command("schedule")
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
+@click.option(
+    "--exit-with",
+    "parent",
+    type=int,
+    default=None,
+    hidden=True,
+    help="End when the process of this id (udb serve's supervisor) is no longer the parent.",
+)
+@database_option
+def schedule_command(log_level: str, parent: int | None, database_url: str) -> None:
+    """Purge now and then every UDB_RETENTION_INTERVAL_S seconds (default a day), until
+    stopped or until the process that started it ends; one log line per purge.
+
+    udb serve runs this beside its workers unless --no-retention. To purge apart from
+    the instances, serve them all with --no-retention and run this once, as a service
+    of its own.
+    """
+    try:
+        settings = Settings.from_env(database_url=database_url)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    logging.config.dictConfig(logging_config(log_level, settings.log_format))
+    log = logging.getLogger("udb.retention")
+    interval = settings.retention_interval.total_seconds()
+    state = {"purging": False, "stop": False}
+
+    def on_term(signum: int, frame: object) -> None:
+        # a purge under way finishes (and is recorded as done) before the process ends
+        state["stop"] = True
+        if not state["purging"]:
+            raise SystemExit(0)
+
+    signal.signal(signal.SIGTERM, on_term)
+    while not state["stop"] and (parent is None or os.getppid() == parent):
+        state["purging"] = True
+        run_scheduled(settings.database_url, policy_of(settings), log)
+        state["purging"] = False
+        next_run = time.monotonic() + interval
+        while time.monotonic() < next_run and not state["stop"]:
+            if parent is not None and os.getppid() != parent:  # its server has ended
+                return
+            time.sleep(min(1.0, max(0.0, next_run - time.monotonic())))
 
 
 def _print_counts(counts: RetentionCounts) -> None:

@@ -22,12 +22,10 @@ import click
 
 from udb.cli.common import database_option, open_migrated
 from udb.cli.preflight import ListenAddress, check_addresses, check_tls
-from udb.cli.retention import start_scheduled
+from udb.cli.retention import start_scheduled, stop_scheduled
 from udb.config import ConfigError, Settings
 from udb.contract import ENDPOINT_PATH
-from udb.logs import LOG_FORMATS, logging_config
-
-LEVELS = ("debug", "info", "warning", "error")
+from udb.logs import LOG_FORMATS, LOG_LEVELS, logging_config
 
 
 @click.command()
@@ -109,7 +107,7 @@ LEVELS = ("debug", "info", "warning", "error")
     help="Address of the admin listener; it has no authentication, keep it off the "
     "vendors' network  [env: UDB_ADMIN_HOST; default: 127.0.0.1]",
 )
-@click.option("--log-level", type=click.Choice(LEVELS), default="info", show_default=True)
+@click.option("--log-level", type=click.Choice(LOG_LEVELS), default="info", show_default=True)
 @click.option(
     "--log-format",
     type=click.Choice(LOG_FORMATS),
@@ -274,15 +272,33 @@ def _granian(
     tls_key: str | None,
     client_ca: str | None,
 ) -> None:
-    from granian import Granian
-    from granian.constants import Interfaces
-
+    schedule = None
     if settings.retention:
-        start_scheduled(settings)
+        schedule = start_scheduled(log_level)
     else:
         logging.getLogger("udb").info(
             "retention off: old data is not purged (udb retention purge does it)"
         )
+    try:
+        _run_granian(settings, host, port, workers, log_level, tls_cert, tls_key, client_ca)
+    finally:
+        if schedule is not None:
+            stop_scheduled(schedule)
+
+
+def _run_granian(
+    settings: Settings,
+    host: str,
+    port: int,
+    workers: int,
+    log_level: str,
+    tls_cert: str | None,
+    tls_key: str | None,
+    client_ca: str | None,
+) -> None:
+    from granian import Granian
+    from granian.constants import Interfaces
+
     Granian(
         "udb.api.app:create_app",
         factory=True,

@@ -33,6 +33,7 @@ from datetime import date, datetime
 from typing import TypeVar
 
 from tests.unit.fake_retention import FakeRetention
+from tests.unit.fake_testenv import FakeTestEnvironment, TestEnvData
 from udb.domain.merge import supersedes
 from udb.domain.model import (
     Block,
@@ -78,6 +79,8 @@ class Data:
     #: CPR number -> when the register last changed the person (persons.updated_at)
     updated: dict[str, datetime] = field(default_factory=dict)
     runs: list[RetentionRun] = field(default_factory=list)
+    #: the test environment (tests/unit/fake_testenv.py): marked, slots, persons, ...
+    testenv: TestEnvData = field(default_factory=TestEnvData)
 
     def copy(self) -> Data:
         return Data(
@@ -94,6 +97,7 @@ class Data:
             dict(self.requests),
             dict(self.updated),
             list(self.runs),
+            self.testenv.copy(),
         )
 
 
@@ -186,6 +190,7 @@ class FakeUnitOfWork(base.UnitOfWork):
         self.requests = _RequestLog(self)
         self.statistics = _Statistics(self)
         self.retention = FakeRetention(self)
+        self.testenv = FakeTestEnvironment(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         if self.store.closed:

@@ -175,7 +175,7 @@ def test_unexpected_exception_is_an_internal_error_without_its_message(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret 0101901234")
 
-    monkeypatch.setattr("udb.service.reports.submit", explode)
+    monkeypatch.setattr(endpoint, "submit", explode)
     reply = endpoint.post(request(), SOAP12_CT, RECEIVED)
     assert (reply.status, reply.content_type) == (500, SOAP12_CT)
     fault = _fault(reply)
@@ -194,7 +194,7 @@ def test_unexpected_exception_in_soap11_is_server_fault(
     def explode(*args: object, **kwargs: object) -> None:
         raise RuntimeError("secret 0101901234")
 
-    monkeypatch.setattr("udb.service.reports.submit", explode)
+    monkeypatch.setattr(endpoint, "submit", explode)
     reply = endpoint.post(request(soap11=True), SOAP11_CT, RECEIVED)
     assert reply.status == 500
     assert safexml.parse(reply.body).findtext(".//faultcode") == "s:Server"

@@ -27,6 +27,7 @@ from udb.api.metrics import RequestMetrics
 from udb.config import Settings
 from udb.contract import ENDPOINT_PATH
 from udb.domain.clock import utc_now
+from udb.service import reports, testenv
 from udb.service.reports import ReportPolicy
 from udb.service.requests import RequestLogWriter
 from udb.storage import Store, open_store
@@ -59,6 +60,8 @@ class UdbApp:
         self._owns_store = store is None
         self._endpoint: Endpoint | None = None
         self._pool: ThreadPoolExecutor | None = None
+        #: True when the database is a test environment (``udb testenv init``)
+        self.test_environment = False
 
     # lifecycle ---------------------------------------------------------
 
@@ -69,12 +72,20 @@ class UdbApp:
         security = self.settings.security()
         store = self._store or open_store(self.settings.database_url)
         self._store = store
+        self.test_environment = testenv.is_test_environment(store)
+        if self.test_environment:
+            log.warning(
+                "TEST ENVIRONMENT: the test persons' scenarios apply and every request of an "
+                "enrolled system is kept in full; never send real personal data here"
+            )
         self._endpoint = Endpoint(
             store,
             ReportPolicy(future_tolerance=self.settings.future_tolerance),
             security=security,
             observers=[RequestMetrics()],
             afterwards=[RequestLogWriter(store)],
+            submit=testenv.Scenarios() if self.test_environment else reports.submit,
+            exchanges=[testenv.Recorder(store)] if self.test_environment else (),
         )
         self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="udb")
 
@@ -159,8 +170,9 @@ class UdbApp:
     async def _get(self, scope: Scope, send: Send, *, head: bool) -> None:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
         url = self._endpoint_url(scope)
+        self.startup()  # knows whether this is a test environment (done once)
         if "wsdl" in query or "WSDL" in query:
-            document = contract.wsdl_document(url)
+            document = contract.wsdl_document(url, test_environment=self.test_environment)
         elif "xsd" in query:
             schema = contract.xsd_document(query["xsd"][0], url)
             if schema is None:

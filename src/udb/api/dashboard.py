@@ -67,6 +67,7 @@ def payload(shown: Figures, instance: Instance) -> dict[str, Any]:
     return {
         "now": shown.now.isoformat(),
         "database": "up" if shown.database_up else "down",
+        "test_environment": shown.test_environment,
         "instance": {
             "version": instance.version,
             "started_at": instance.started_at.isoformat(),
@@ -110,6 +111,12 @@ def _rows(metrics: dict[str, int]) -> str:
     return "\n".join(out)
 
 
+_TEST_ENVIRONMENT = (
+    '<span class="testenv" data-metric="test-environment">'
+    "TEST ENVIRONMENT: synthetic data, scenarios apply</span>"
+)
+
+
 def render(shown: Figures, instance: Instance, nonce: str) -> str:
     """The page, its figures filled in and the same figures as JSON for its script.
 
@@ -124,6 +131,7 @@ def render(shown: Figures, instance: Instance, nonce: str) -> str:
         rows=_rows(data["metrics"]),
         version=html.escape(instance.version),
         database=data["database"],
+        test_environment=_TEST_ENVIRONMENT if shown.test_environment else "",
         data=embedded,
     )
 

@@ -38,6 +38,7 @@ from udb.domain.clock import utc_now
 from udb.domain.model import Outcome, Submission
 from udb.service import ping, reports
 from udb.service.requests import UNREAD, RequestObserver, RequestRecord
+from udb.service.testenv import Exchange
 from udb.soap import envelope, faults, messages
 from udb.soap.version import SoapVersion
 from udb.storage.base import Store
@@ -59,6 +60,8 @@ class Reply:
     outcome: str = ""
     #: the request's record, for the observers that run after the answer (:meth:`Endpoint.after`)
     record: RequestRecord | None = None
+    #: the request in full, only where the endpoint keeps exchanges (the test environment)
+    exchange: Exchange | None = None
 
 
 @dataclass(slots=True)
@@ -70,8 +73,18 @@ class _Trace:
     code: str | None = None
     details: str | None = None
     submission: Submission | None = None
+    message: wssecurity.VerifiedMessage | wssecurity.UnsignedMessage | None = None
     repeated: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+
+
+def _exchange(body: bytes, record: RequestRecord, trace: _Trace) -> Exchange:
+    message = trace.message
+    if isinstance(message, wssecurity.VerifiedMessage):
+        return Exchange(
+            body, record, trace.submission, message.fingerprint, message.uses_sha1, message.created
+        )
+    return Exchange(body, record, trace.submission)
 
 
 def media_type(content_type: str | None) -> str:
@@ -100,6 +113,8 @@ class Endpoint:
         new_id: Callable[[], str] = lambda: str(uuid.uuid4()),
         observers: Sequence[RequestObserver] = (),
         afterwards: Sequence[RequestObserver] = (),
+        submit: Callable[[Submission, Store, reports.ReportPolicy], Outcome] = reports.submit,
+        exchanges: Sequence[Callable[[Exchange], None]] = (),
     ) -> None:
         self.store = store
         self.policy = policy
@@ -110,6 +125,11 @@ class Endpoint:
         self.observers = tuple(observers)
         #: called by :meth:`after`, once the answer has gone out (they may wait for a database)
         self.afterwards = tuple(afterwards)
+        #: the report use case: :func:`udb.service.reports.submit`, or the test
+        #: environment's :class:`udb.service.testenv.Scenarios`
+        self.submit = submit
+        #: called by :meth:`after` with every request in full (the test environment only)
+        self.exchanges = tuple(exchanges)
 
     def post(self, body: bytes, content_type: str | None, received_at: datetime) -> Reply:
         """Answer one POSTed request; log one line about it and tell the observers."""
@@ -122,6 +142,7 @@ class Endpoint:
             version = soap_version(content_type)  # 1
             parsed = envelope.parse(body, version)  # 2
             message = wssecurity.verify(parsed, policy=self.security.policy, now=self.clock())  # 3
+            trace.message = message
             request = envelope.checked_payload(parsed, message)  # 4
             self._admit(message, correlation_id)
             asked = messages.operation(request)
@@ -132,7 +153,10 @@ class Endpoint:
                 reply = self._report(request, message, received_at, correlation_id, trace)
         except Exception as exc:  # 7: every failure becomes the fault of the table
             reply = self.fault(version, exc, correlation_id, trace)
-        return self._done(trace, reply, version, received_at, started)
+        reply = self._done(trace, reply, version, received_at, started)
+        if self.exchanges and reply.record is not None:
+            reply = replace(reply, exchange=_exchange(body, reply.record, trace))
+        return reply
 
     def after(self, reply: Reply) -> None:
         """Run the observers that may wait (the request log) for an answer already sent.
@@ -142,6 +166,15 @@ class Endpoint:
         """
         if reply.record is not None:
             self._notify(self.afterwards, reply.record)
+        if reply.exchange is not None:
+            for keep in self.exchanges:
+                try:
+                    keep(reply.exchange)
+                except Exception:
+                    log.exception(
+                        "keeping a request failed correlation_id=%s",
+                        reply.exchange.record.correlation_id,
+                    )
 
     def _notify(self, observers: Sequence[RequestObserver], record: RequestRecord) -> None:
         for observe in observers:
@@ -238,7 +271,7 @@ class Endpoint:
             request, message, received_at=received_at, correlation_id=correlation_id
         )
         trace.submission = submission
-        outcome: Outcome = reports.submit(submission, self.store, self.policy)  # 6
+        outcome: Outcome = self.submit(submission, self.store, self.policy)  # 6
         identifier = messages.Identifier(submission.system_name, submission.system_transaction_id)
         body = messages.report_response(request.version, identifier, correlation_id, outcome)  # 7
         trace.repeated = outcome.repeated

@@ -94,8 +94,20 @@ def validate(element: etree._Element, source: bytes) -> list[Violation]:
     return describe(errors, element, source)
 
 
-def _served(name: str, endpoint_url: str) -> bytes:
+#: the first line of the WSDL's documentation where the service is a test environment
+TEST_ENVIRONMENT_NOTE = (
+    "TEST ENVIRONMENT: synthetic data only. The test persons' scenarios apply "
+    "(docs/test-environment.md) and every request of an enrolled system is kept in full "
+    "for its verification report. Never send real personal data here."
+)
+
+
+def _served(name: str, endpoint_url: str, note: str | None = None) -> bytes:
     doc = safexml.parse(file(name))
+    if note is not None:
+        documentation = doc.find(ns.qname(ns.WSDL, "documentation"))
+        if documentation is not None:
+            documentation.text = f"\n    {note}\n{documentation.text or ''}"
     for node in doc.iter(ns.qname(ns.XSD, "import"), ns.qname(ns.XSD, "include")):
         location = node.get("schemaLocation")
         if location in SCHEMA_FILES:
@@ -106,9 +118,11 @@ def _served(name: str, endpoint_url: str) -> bytes:
     return bytes(etree.tostring(doc, xml_declaration=True, encoding="utf-8"))
 
 
-def wsdl_document(endpoint_url: str) -> bytes:
-    """The WSDL with ``soap:address`` and schema locations pointing at ``endpoint_url``."""
-    return _served(WSDL_FILE, endpoint_url)
+def wsdl_document(endpoint_url: str, *, test_environment: bool = False) -> bytes:
+    """The WSDL with ``soap:address`` and schema locations pointing at ``endpoint_url``;
+    in a test environment its documentation begins with :data:`TEST_ENVIRONMENT_NOTE`."""
+    note = TEST_ENVIRONMENT_NOTE if test_environment else None
+    return _served(WSDL_FILE, endpoint_url, note)
 
 
 def xsd_document(name: str, endpoint_url: str) -> bytes | None:

@@ -55,6 +55,8 @@ class Figures:
     most_reports: list[MunicipalityCount] = field(default_factory=list)
     #: the municipalities with most rejections (last 24 hours), most first
     most_rejections: list[MunicipalityCount] = field(default_factory=list)
+    #: the database is a test environment (``udb testenv init``): synthetic data only
+    test_environment: bool = False
 
     def metrics(self) -> dict[str, int]:
         """The figures by the names monitors read (``accepted-1h``, ``rejected-14-24h`` ...)."""
@@ -97,6 +99,7 @@ def figures(store: Store, now: datetime, fault_codes: Sequence[str]) -> Figures:
                 )
             per_minute = uow.statistics.intervals(_minutes(now))
             municipalities = uow.statistics.municipalities(now - WINDOWS["24h"])
+            test_environment = uow.testenv.is_marked()
     except StorageError:
         return Figures(now, database_up=False)
 
@@ -107,4 +110,4 @@ def figures(store: Store, now: datetime, fault_codes: Sequence[str]) -> Figures:
     most_rejections = sorted(
         (m for m in municipalities if m.rejected), key=lambda m: (-m.rejected, *known_first(m))
     )[:TOP]
-    return Figures(now, True, windows, per_minute, most_reports, most_rejections)
+    return Figures(now, True, windows, per_minute, most_reports, most_rejections, test_environment)

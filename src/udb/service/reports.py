@@ -99,6 +99,20 @@ def submit(submission: Submission, store: Store, policy: ReportPolicy) -> Outcom
         return Outcome.rejected(ErrorCode.INTERNAL)
 
 
+def answer_without_storing(submission: Submission, store: Store, policy: ReportPolicy) -> Outcome:
+    """What :func:`submit` would answer now, with everything it did undone.
+
+    Raises what :func:`submit` raises (a replay, an unknown caller, a reused
+    transaction id). The test environment uses it to answer 101 for a report
+    that was checked in full and then not stored, as when the database fails.
+    """
+    try:
+        with store.unit_of_work() as uow:
+            return _submit(submission, uow, policy)  # never committed: rolled back
+    except StorageError:
+        return Outcome.rejected(ErrorCode.INTERNAL)
+
+
 def _submit(submission: Submission, uow: UnitOfWork, policy: ReportPolicy) -> Outcome:
     intake = uow.receive(arrival(submission))
     if not intake.first_seen:

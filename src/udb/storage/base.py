@@ -29,7 +29,7 @@ from udb.domain.model import (
     Municipality,
     Person,
 )
-from udb.storage.operator import RequestLog, Retention, Statistics
+from udb.storage.operator import RequestLog, Retention, Statistics, TestEnvironment
 from udb.storage.records import (
     ApplyCounts,
     Arrival,
@@ -222,6 +222,7 @@ class UnitOfWork(abc.ABC):
     requests: RequestLog
     statistics: Statistics
     retention: Retention
+    testenv: TestEnvironment
 
     def __enter__(self) -> UnitOfWork:
         return self

@@ -1,5 +1,6 @@
-"""The repositories of the operator's tools: the request log, the dashboard's counts and
-retention (:mod:`udb.storage.base` is the unit of work that holds them)."""
+"""The repositories of the operator's tools: the request log, the dashboard's counts,
+retention and the vendors' test environment (:mod:`udb.storage.base` is the unit of
+work that holds them)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,9 @@ from udb.storage.records import (
     RetentionCounts,
     RetentionCutoffs,
     RetentionRun,
+    TestEnvPerson,
+    TestEnvRequest,
+    TestEnvSlot,
 )
 
 
@@ -108,3 +112,53 @@ class Retention(abc.ABC):
     @abc.abstractmethod
     def runs(self, limit: int) -> builtins.list[RetentionRun]:
         """The newest ``limit`` purges, newest first."""
+
+
+class TestEnvironment(abc.ABC):
+    """The vendors' test environment (migration 0008): the marker, the slots and their
+    scenario persons, first attempts, and every request of each enrolled system."""
+
+    @abc.abstractmethod
+    def is_marked(self) -> bool:
+        """True if this database is a test environment (``udb testenv init``)."""
+
+    @abc.abstractmethod
+    def mark(self, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def add_slot(self, slot: int, institution_number: int) -> None: ...
+
+    @abc.abstractmethod
+    def slots(self) -> builtins.list[TestEnvSlot]:
+        """Every slot, by number, with the system that enrolled it."""
+
+    @abc.abstractmethod
+    def add_persons(self, persons: Sequence[TestEnvPerson]) -> None: ...
+
+    @abc.abstractmethod
+    def persons(self, slot: int | None = None) -> builtins.list[TestEnvPerson]:
+        """The scenario persons of ``slot`` (None: of every slot), by slot and scenario."""
+
+    @abc.abstractmethod
+    def scenario(self, cpr: str) -> str | None:
+        """The scenario the person of ``cpr`` triggers (None: not a scenario person)."""
+
+    @abc.abstractmethod
+    def enroll(self, slot: int, system_id: int, now: datetime) -> None: ...
+
+    @abc.abstractmethod
+    def first_attempt(self, system_name: str, system_transaction_id: str, now: datetime) -> bool:
+        """Remember the transaction; True the first time it is seen."""
+
+    @abc.abstractmethod
+    def record(self, request: TestEnvRequest) -> None:
+        """Keep ``request``; a second one with the same CorrelationID is ignored."""
+
+    @abc.abstractmethod
+    def requests(self, system_name: str) -> builtins.list[TestEnvRequest]:
+        """Every request kept of ``system_name``, oldest first."""
+
+    @abc.abstractmethod
+    def forget(self, system_name: str) -> int:
+        """Delete the requests and first attempts kept of ``system_name``; answer how
+        many requests were deleted."""

@@ -273,3 +273,49 @@ class RetentionRun:
     duration_ms: float | None
     #: why it stopped before it was done (None: it finished, or it is still running)
     error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TestEnvSlot:
+    """A place in the test environment: a test KUI and its scenario persons, enrolled
+    by at most one client system (``udb testenv enroll``)."""
+
+    slot: int
+    institution_number: int
+    municipality_code: int
+    system_name: str | None = None
+    enrolled_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TestEnvPerson:
+    """A synthetic young person of the test environment and the scenario it triggers."""
+
+    cpr: str
+    slot: int
+    scenario: str
+
+
+@dataclass(frozen=True, slots=True)
+class TestEnvRequest:
+    """One request of an enrolled system, in full (the test environment's data is
+    synthetic), with what the service found in it, for the verification report."""
+
+    system_name: str
+    received_at: datetime
+    correlation_id: str
+    operation: str
+    outcome: str
+    code: str | None
+    details: str | None
+    soap_version: str
+    certificate_fingerprint: str | None
+    uses_sha1: bool
+    timestamp_created: datetime | None
+    system_transaction_id: str | None
+    cpr: str | None
+    content_sha256: str | None
+    #: the blocks the report carried (:class:`~udb.domain.model.BlockKind` values)
+    blocks: tuple[str, ...]
+    repeated: bool
+    body: str

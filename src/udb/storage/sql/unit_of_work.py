@@ -27,6 +27,7 @@ from udb.storage.sql.requests import SqlRequestLog
 from udb.storage.sql.retention import SqlRetention
 from udb.storage.sql.statistics import SqlStatistics
 from udb.storage.sql.systems import SqlSystems
+from udb.storage.sql.testenv import SqlTestEnvironment
 
 _SCHEMA_TABLE = (
     "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
@@ -51,6 +52,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.requests = SqlRequestLog(db, dialect)
         self.statistics = SqlStatistics(db, dialect)
         self.retention = SqlRetention(db, dialect)
+        self.testenv = SqlTestEnvironment(db, dialect)
 
 
 def schema_version(db: SqlConnection, dialect: Dialect) -> int:

@@ -32,6 +32,8 @@ UDB_RETENTION_GONE_DAYS   90                         days after leaving Denmark 
                                                      register before they go
 UDB_RETENTION_LOG_DAYS    400                        days report-log and request records
                                                      are kept
+UDB_TESTENV_DELAY_S       12                         in a test environment, how long the
+                                                     "delayed" scenario holds its answer
 ========================  =========================  ==================================
 
 :meth:`Settings.security` builds the WS-Security settings from the last four:
@@ -97,6 +99,9 @@ class Settings:
     retention_after_25: timedelta = timedelta(0)
     retention_gone: timedelta = timedelta(days=90)
     retention_logs: timedelta = timedelta(days=400)
+    #: in a test environment (``udb testenv``), the ``delayed`` scenario's wait: past the
+    #: SDK's 10 s default timeout
+    testenv_delay: timedelta = timedelta(seconds=12)
 
     def __post_init__(self) -> None:
         if not 1024 <= self.max_body_bytes <= 16 * 1024 * 1024:
@@ -120,6 +125,8 @@ class Settings:
         ):
             if not timedelta(0) <= days <= timedelta(days=36500) or days.seconds:
                 raise ConfigError(f"{name} must be a whole number of days from 0 to 36500")
+        if not timedelta(0) <= self.testenv_delay <= timedelta(minutes=5):
+            raise ConfigError("UDB_TESTENV_DELAY_S must be between 0 and 300")
         if self.public_url is not None:
             parts = urlsplit(self.public_url)
             if parts.scheme not in ("http", "https") or not parts.netloc or parts.query:
@@ -162,6 +169,9 @@ class Settings:
         for name, key in _RETENTION_DAYS:
             if name in env:
                 values[key] = timedelta(days=min(_int(env, name), 10**8))
+        if env.get("UDB_TESTENV_DELAY_S"):
+            seconds = min(_int(env, "UDB_TESTENV_DELAY_S"), 10**9)
+            values["testenv_delay"] = timedelta(seconds=seconds)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
 
@@ -183,6 +193,7 @@ class Settings:
             "UDB_RETENTION": "on" if self.retention else "off",
             "UDB_RETENTION_INTERVAL_S": str(int(self.retention_interval.total_seconds())),
             **{name: str(getattr(self, key).days) for name, key in _RETENTION_DAYS},
+            "UDB_TESTENV_DELAY_S": str(int(self.testenv_delay.total_seconds())),
         }
 
     def with_(self, **changes: Any) -> Settings:

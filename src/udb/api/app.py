@@ -84,7 +84,9 @@ class UdbApp:
             security=security,
             observers=[RequestMetrics()],
             afterwards=[RequestLogWriter(store)],
-            submit=testenv.Scenarios() if self.test_environment else reports.submit,
+            submit=testenv.Scenarios(delay=self.settings.testenv_delay.total_seconds())
+            if self.test_environment
+            else reports.submit,
             exchanges=[testenv.Recorder(store)] if self.test_environment else (),
         )
         self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="udb")

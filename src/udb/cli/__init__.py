@@ -25,6 +25,7 @@ from udb.cli.requests import requests
 from udb.cli.retention import retention
 from udb.cli.serve import serve
 from udb.cli.systems import systems
+from udb.cli.testenv import testenv
 from udb.client.cli.send import send
 from udb.client.cli.send_batch import send_batch
 from udb.logs import redact
@@ -97,6 +98,7 @@ main.add_command(dev_certs)
 main.add_command(db)
 main.add_command(requests)
 main.add_command(retention)
+main.add_command(testenv)
 main.add_command(send)
 main.add_command(send_batch)
 

@@ -16,7 +16,8 @@ each enrolled system in full for the verification report
   checked as usual and then answered 101 without storing anything, as when the
   database fails; the same transaction sent again gets its normal answer;
 * ``delayed``: the first attempt of each new transaction about that person is
-  answered after :data:`DELAY_S` seconds, past the SDK's default timeout; sent
+  answered after ``UDB_TESTENV_DELAY_S`` (:data:`DELAY_S` seconds), past the SDK's
+  default timeout; sent
   again, it is answered at once (and the report is stored once).
 
 On any other database neither class is used: the same CPR numbers are answered
@@ -66,8 +67,8 @@ SCENARIOS: dict[str, str] = {
     "86": "86: lives in another municipality",
     "101": "101 on the first attempt of each new transaction; the normal answer when the "
     "same transaction is sent again",
-    "delayed": "the first attempt of each new transaction is answered after 12 s (past the "
-    "SDK's 10 s timeout); sent again, it is answered at once",
+    "delayed": "the first attempt of each new transaction is answered after 12 s "
+    "(UDB_TESTENV_DELAY_S; past the SDK's 10 s timeout); sent again, it is answered at once",
 }
 #: how many accepted persons each slot has
 ACCEPTED_PERSONS = 3

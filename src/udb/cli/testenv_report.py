@@ -71,7 +71,7 @@ th, td { text-align: left; padding: 8px 10px; border-bottom: 1px solid #e3e6ea;
 .passed { color: #2e7d32; } .failed { color: #c62828; } .not-tried { color: #8a6d00; }
 .fix { margin: 6px 0 0; color: #5a2a00; }
 ul { margin: 6px 0 0; padding-left: 18px; font-size: 13px; color: #444; }
-code { font-size: 12px; }
+code { font-size: 12px; } td:first-child { white-space: nowrap; }
 """
 
 

@@ -146,6 +146,11 @@ CORPUS = [
         service_agrees=False,
     ),
     Case(
+        "ping-with-content",
+        lambda: signed(envelope=PING_XML.replace("/>", ">up</v1:Ping>", 1).encode()),
+        lambda data: [f"IPL000002 {where(data, '<v1:Ping')}: element Ping: must be empty"],
+    ),
+    Case(
         "not-well-formed",
         lambda: good().replace(b"</s:Envelope>", b""),
         lambda data: [

@@ -177,12 +177,13 @@ def check(
                 problem=False,
             )
     if request is None:
-        found.add(
-            "note",
-            "ModtagerSystemID, the CPR number and the registration times are checked once "
-            "the Body is valid",
-            problem=False,
-        )
+        if body is not None and body.find(messages.REPORT) is not None:
+            found.add(
+                "note",
+                "ModtagerSystemID, the CPR number and the registration times are checked once "
+                "the Body is valid",
+                problem=False,
+            )
         return MessageCheck(tuple(found.lines))
     try:
         operation = messages.operation(request)

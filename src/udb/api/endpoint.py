@@ -43,7 +43,7 @@ from udb.soap import envelope, faults, messages
 from udb.soap.version import SoapVersion
 from udb.storage.base import Store
 
-__all__ = ["Endpoint", "Reply", "media_type", "soap_version"]
+__all__ = ["Endpoint", "Reply", "admit", "body_too_large", "media_type", "soap_version"]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +100,19 @@ def soap_version(content_type: str | None) -> SoapVersion:
         )
         raise faults.InvalidRequest([Violation(1, 1, reason)])
     return version
+
+
+def admit(
+    message: wssecurity.VerifiedMessage | wssecurity.UnsignedMessage, security: Security
+) -> None:
+    """Refuse an unsigned request where signatures are required (IPL000003)."""
+    if security.required and isinstance(message, wssecurity.UnsignedMessage):
+        raise wssecurity.SecurityError(NO_SECURITY_HEADER)
+
+
+def body_too_large(limit: int) -> faults.BodyTooLarge:
+    """What a request body over ``limit`` bytes is refused with (IPL000006)."""
+    return faults.BodyTooLarge(f"the request body is larger than {limit} bytes")
 
 
 class Endpoint:
@@ -237,8 +250,7 @@ class Endpoint:
                 "unsigned" if unsigned else "signed",
                 correlation_id,
             )
-        elif unsigned:
-            raise wssecurity.SecurityError(NO_SECURITY_HEADER)
+        admit(message, self.security)
         if isinstance(message, wssecurity.VerifiedMessage) and message.uses_sha1:
             log.warning(
                 "SHA-1 signature accepted (certificate %s) correlation_id=%s",
@@ -316,7 +328,7 @@ class Endpoint:
         started = time.perf_counter()
         version = SoapVersion.for_media_type(media_type(content_type)) or SoapVersion.SOAP12
         correlation_id = self.new_id()
-        exc = faults.BodyTooLarge(f"the request body is larger than {limit} bytes")
+        exc = body_too_large(limit)
         trace = _Trace()
         trace.extra["limit_bytes"] = limit
         reply = self.fault(version, exc, correlation_id, trace)

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from udb import __version__
+from udb.cli.check_message import check_message
 from udb.cli.cpr import cpr
 from udb.cli.db import db
 from udb.cli.demo import demo
@@ -101,5 +102,6 @@ main.add_command(retention)
 main.add_command(testenv)
 main.add_command(send)
 main.add_command(send_batch)
+main.add_command(check_message)
 
 __all__ = ["Commands", "main"]

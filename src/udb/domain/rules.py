@@ -23,7 +23,7 @@ from datetime import date, datetime, timedelta
 
 from udb.domain import cpr as cprnr
 from udb.domain.clock import danish_date
-from udb.domain.model import ClientSystem, ErrorCode, Institution, Person, ReportContent
+from udb.domain.model import Block, ClientSystem, ErrorCode, Institution, Person, ReportContent
 
 AGE_LIMIT_YEARS = 25
 
@@ -58,6 +58,16 @@ def has_turned(born: date, years: int, on: date) -> bool:
     return on >= anniversary(born, years)
 
 
+def no_birth_date(report: ReportContent) -> ErrorCode | None:
+    """14 before any lookup: a CPR number whose first six digits are no calendar date.
+
+    No register can hold such a number, so it is unknown whoever asks.
+    """
+    if cprnr.birth_date(report.cpr) is None:
+        return ErrorCode.UNKNOWN_PERSON
+    return None
+
+
 def unknown_or_not_resident(facts: Facts) -> ErrorCode | None:
     """14: the CPR number is not in the register, or the person does not live in Denmark.
 
@@ -66,7 +76,7 @@ def unknown_or_not_resident(facts: Facts) -> ErrorCode | None:
     no calendar date cannot be in the register and is answered the same way.
     """
     person = facts.person
-    if cprnr.birth_date(facts.report.cpr) is None or person is None:
+    if no_birth_date(facts.report) is not None or person is None:
         return ErrorCode.UNKNOWN_PERSON
     if not person.resident:
         return ErrorCode.UNKNOWN_PERSON
@@ -104,10 +114,17 @@ def registered_in_future(facts: Facts) -> ErrorCode | None:
 
     A registration time exactly at the moment of receipt is allowed.
     """
-    latest = facts.received_at + facts.future_tolerance
-    if any(block.registreringstid > latest for block in facts.report.blocks):
+    if blocks_in_future(facts.report, facts.received_at, facts.future_tolerance):
         return ErrorCode.FUTURE_REGISTRATION
     return None
+
+
+def blocks_in_future(
+    report: ReportContent, received_at: datetime, tolerance: timedelta = timedelta(0)
+) -> tuple[Block, ...]:
+    """The blocks whose registration time lies after ``received_at`` plus ``tolerance``."""
+    latest = received_at + tolerance
+    return tuple(block for block in report.blocks if block.registreringstid > latest)
 
 
 RULES: tuple[Callable[[Facts], ErrorCode | None], ...] = (

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from udb.domain import cpr
-from udb.domain.model import ClientSystem, ErrorCode, Outcome, Submission
+from udb.domain.model import ClientSystem, ErrorCode, Outcome, ReportContent, Submission
 from udb.domain.rules import Facts, check_report
 from udb.service.errors import (
     NOT_PINNED,
@@ -21,6 +21,8 @@ from udb.storage.base import StorageError, Store, UnitOfWork
 from udb.storage.records import Arrival, ReportRecord
 
 log = logging.getLogger(__name__)
+
+RECIPIENT_MISMATCH = "ModtagerSystemID must equal Identifier/SystemName"
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,9 +52,14 @@ def identify(submission: Submission, found: ClientSystem | None) -> ClientSystem
         raise AccessDenied("SystemName is not a registered client system")
     if found.disabled:
         raise AccessDenied(SYSTEM_DISABLED)
-    if submission.report.modtager_system_id != found.name:
-        raise AccessDenied("ModtagerSystemID must equal Identifier/SystemName")
+    check_recipient(submission.report, found.name)
     return found
+
+
+def check_recipient(report: ReportContent, system_name: str) -> None:
+    """IPL000004 unless ``ModtagerSystemID`` names ``system_name``, the calling system."""
+    if report.modtager_system_id != system_name:
+        raise AccessDenied(RECIPIENT_MISMATCH)
 
 
 def arrival(submission: Submission) -> Arrival:

@@ -15,10 +15,17 @@ import click
 from udb.cli.common import database_option, open_migrated
 from udb.cli.params import WholeNumber
 from udb.cli.testenv_report import FORMATS, render
+from udb.contract import faults as ipl
 from udb.domain.clock import utc_now
 from udb.service import testenv as service
-from udb.service.verification import verify_system
+from udb.service.verification import FaultCodes, verify_system
 from udb.wssecurity.certs import CertificateError, pinned, read_certificate
+
+#: what the verification report looks for, from the contract's fault table
+FAULT_CODES = FaultCodes(
+    sender=frozenset(s.error_code for s in ipl.ALL if s.code is ipl.FaultCode.SENDER),
+    transaction_reused=ipl.TRANSACTION_REUSED.error_code,
+)
 
 
 @click.group()
@@ -155,7 +162,7 @@ def report_command(name: str, form: str, out: Path | None, database_url: str) ->
     1 when not."""
     store = open_migrated(database_url)
     try:
-        report = verify_system(store, name, utc_now())
+        report = verify_system(store, name, utc_now(), FAULT_CODES)
     except service.TestEnvError as exc:
         raise click.ClickException(str(exc)) from None
     finally:

@@ -14,7 +14,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from udb.contract import faults as ipl
 from udb.domain import cpr as cprnr
 from udb.domain.model import BlockKind, ClientCertificate
 from udb.service.testenv import TestEnvError
@@ -29,7 +28,16 @@ LAST_REQUESTS = 10
 #: rejections after which the same content must never be sent again
 HARD = ("14", "15", "86")
 _CREATED = re.compile(r"<(?:[\w.-]+:)?Created>\s*([^<]{10,40}?)\s*</")
-_SENDER = {spec.error_code for spec in ipl.ALL if spec.code is ipl.FaultCode.SENDER}
+
+
+@dataclass(frozen=True, slots=True)
+class FaultCodes:
+    """The IPL fault codes the checks look for (the caller reads them from the contract)."""
+
+    #: the faults that say the request was wrong (Sender)
+    sender: frozenset[str]
+    #: the fault of a SystemTransactionID used again for other content
+    transaction_reused: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +100,7 @@ class VerificationReport:
         }
 
 
-def verify_system(store: Store, name: str, now: datetime) -> VerificationReport:
+def verify_system(store: Store, name: str, now: datetime, codes: FaultCodes) -> VerificationReport:
     """Judge what enrolled system ``name`` did (:class:`TestEnvError` if not enrolled)."""
     with store.unit_of_work(readonly=True) as uow:
         slot = next((s for s in uow.testenv.slots() if s.system_name == name), None)
@@ -101,11 +109,11 @@ def verify_system(store: Store, name: str, now: datetime) -> VerificationReport:
         system = uow.systems.get(name)
         certificates = [] if system is None else uow.systems.certificates(system.id)
         requests = uow.testenv.requests(name)
-    checks = tuple(check(requests, certificates) for check in CHECKS)
+    checks = tuple(check(requests, certificates, codes) for check in CHECKS)
     return VerificationReport(name, slot.institution_number, now, len(requests), checks)
 
 
-Judge = Callable[[Sequence[TestEnvRequest], Sequence[ClientCertificate]], Check]
+Judge = Callable[[Sequence[TestEnvRequest], Sequence[ClientCertificate], FaultCodes], Check]
 
 
 def _ev(r: TestEnvRequest, note: str) -> Evidence:
@@ -127,7 +135,9 @@ def _reports(requests: Sequence[TestEnvRequest]) -> list[TestEnvRequest]:
 
 
 def check_signed(
-    requests: Sequence[TestEnvRequest], certificates: Sequence[ClientCertificate]
+    requests: Sequence[TestEnvRequest],
+    certificates: Sequence[ClientCertificate],
+    codes: FaultCodes,
 ) -> Check:
     pinned = {c.fingerprint for c in certificates}
     if not requests:
@@ -168,7 +178,9 @@ def _created(r: TestEnvRequest) -> datetime | None:
 
 
 def check_clock(
-    requests: Sequence[TestEnvRequest], certificates: Sequence[ClientCertificate]
+    requests: Sequence[TestEnvRequest],
+    certificates: Sequence[ClientCertificate],
+    codes: FaultCodes,
 ) -> Check:
     timed = [(r, c) for r in requests if (c := _created(r)) is not None]
     if not timed:
@@ -194,7 +206,9 @@ def check_clock(
 
 
 def check_accepted(
-    requests: Sequence[TestEnvRequest], certificates: Sequence[ClientCertificate]
+    requests: Sequence[TestEnvRequest],
+    certificates: Sequence[ClientCertificate],
+    codes: FaultCodes,
 ) -> Check:
     accepted = [r for r in _reports(requests) if r.outcome == "accepted"]
     missing = [k.value for k in BlockKind if not any(k.value in r.blocks for r in accepted)]
@@ -220,7 +234,9 @@ def check_accepted(
 
 def _check_answer(code: str) -> Judge:
     def judge(
-        requests: Sequence[TestEnvRequest], certificates: Sequence[ClientCertificate]
+        requests: Sequence[TestEnvRequest],
+        certificates: Sequence[ClientCertificate],
+        codes: FaultCodes,
     ) -> Check:
         got = [r for r in _reports(requests) if r.outcome == "rejected" and r.code == code]
         if not got:
@@ -240,7 +256,9 @@ def _check_answer(code: str) -> Judge:
 
 
 def check_retry_101(
-    requests: Sequence[TestEnvRequest], certificates: Sequence[ClientCertificate]
+    requests: Sequence[TestEnvRequest],
+    certificates: Sequence[ClientCertificate],
+    codes: FaultCodes,
 ) -> Check:
     reports = _reports(requests)
     first_101 = [r for r in reports if r.outcome == "rejected" and r.code == "101"]
@@ -277,7 +295,9 @@ def check_retry_101(
 
 
 def check_no_resend_hard(
-    requests: Sequence[TestEnvRequest], certificates: Sequence[ClientCertificate]
+    requests: Sequence[TestEnvRequest],
+    certificates: Sequence[ClientCertificate],
+    codes: FaultCodes,
 ) -> Check:
     reports = _reports(requests)
     hard = [r for r in reports if r.outcome == "rejected" and r.code in HARD and not r.repeated]
@@ -312,7 +332,9 @@ def check_no_resend_hard(
 
 
 def check_correct_280(
-    requests: Sequence[TestEnvRequest], certificates: Sequence[ClientCertificate]
+    requests: Sequence[TestEnvRequest],
+    certificates: Sequence[ClientCertificate],
+    codes: FaultCodes,
 ) -> Check:
     reports = _reports(requests)
     rejected = [r for r in reports if r.outcome == "rejected" and r.code == "280"]
@@ -343,12 +365,12 @@ def check_correct_280(
 
 
 def check_unique_ids(
-    requests: Sequence[TestEnvRequest], certificates: Sequence[ClientCertificate]
+    requests: Sequence[TestEnvRequest],
+    certificates: Sequence[ClientCertificate],
+    codes: FaultCodes,
 ) -> Check:
     reports = _reports(requests)
-    reused = [
-        r for r in requests if r.outcome == "fault" and r.code == ipl.TRANSACTION_REUSED.error_code
-    ]
+    reused = [r for r in requests if r.outcome == "fault" and r.code == codes.transaction_reused]
     if not reports and not reused:
         return Check("unique-transaction-ids", NOT_TRIED, "no report received yet")
     if reused:
@@ -356,7 +378,7 @@ def check_unique_ids(
             "unique-transaction-ids",
             FAILED,
             f"{len(reused)} request(s) reused a SystemTransactionID for other content (IPL000005)",
-            tuple(_ev(r, "IPL000005") for r in reused[:5]),
+            tuple(_ev(r, codes.transaction_reused) for r in reused[:5]),
             "give every new report a new SystemTransactionID (a UUID); reuse one only to "
             "resend the same report unchanged",
         )
@@ -364,12 +386,14 @@ def check_unique_ids(
 
 
 def check_faults_fixed(
-    requests: Sequence[TestEnvRequest], certificates: Sequence[ClientCertificate]
+    requests: Sequence[TestEnvRequest],
+    certificates: Sequence[ClientCertificate],
+    codes: FaultCodes,
 ) -> Check:
     if not requests:
         return Check("faults-fixed", NOT_TRIED, "no request received yet")
     recent = list(requests)[-LAST_REQUESTS:]
-    sender = [r for r in recent if r.outcome == "fault" and r.code in _SENDER]
+    sender = [r for r in recent if r.outcome == "fault" and r.code in codes.sender]
     if sender:
         return Check(
             "faults-fixed",

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
 @dataclass
 class TestEnvData:
+    __test__ = False  # not a test class, whatever pytest thinks of the name
     marked: bool = False
     slots: dict[int, TestEnvSlot] = field(default_factory=dict)
     persons: dict[str, TestEnvPerson] = field(default_factory=dict)

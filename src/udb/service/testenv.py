@@ -85,6 +85,8 @@ _SYSTEM_NAME = re.compile(rb"<(?:[\w.-]+:)?SystemName>\s*([^<]{1,100}?)\s*</")
 class TestEnvError(Exception):
     """A test-environment command that cannot be done; the message says why and what to do."""
 
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
 
 @dataclass(frozen=True, slots=True)
 class SlotPerson:

@@ -118,6 +118,8 @@ class TestEnvironment(abc.ABC):
     """The vendors' test environment (migration 0008): the marker, the slots and their
     scenario persons, first attempts, and every request of each enrolled system."""
 
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
     @abc.abstractmethod
     def is_marked(self) -> bool:
         """True if this database is a test environment (``udb testenv init``)."""

@@ -280,6 +280,8 @@ class TestEnvSlot:
     """A place in the test environment: a test KUI and its scenario persons, enrolled
     by at most one client system (``udb testenv enroll``)."""
 
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
     slot: int
     institution_number: int
     municipality_code: int
@@ -291,6 +293,8 @@ class TestEnvSlot:
 class TestEnvPerson:
     """A synthetic young person of the test environment and the scenario it triggers."""
 
+    __test__ = False  # not a test class, whatever pytest thinks of the name
+
     cpr: str
     slot: int
     scenario: str
@@ -300,6 +304,8 @@ class TestEnvPerson:
 class TestEnvRequest:
     """One request of an enrolled system, in full (the test environment's data is
     synthetic), with what the service found in it, for the verification report."""
+
+    __test__ = False  # not a test class, whatever pytest thinks of the name
 
     system_name: str
     received_at: datetime

@@ -145,3 +145,16 @@ def test_other_paths_and_methods_are_refused(store: FakeStore) -> None:
     assert status == "405 Method Not Allowed" and headers["Allow"] == "GET, HEAD"
     status, headers, body = call(app_for(store), "/dashboard.json", "HEAD")
     assert status == "200 OK" and body == b"" and int(headers["Content-Length"]) > 0
+
+
+def test_a_test_environment_says_so_on_the_page_and_in_the_json(store: FakeStore) -> None:
+    _, _, plain = call(app_for(store), "/dashboard")
+    assert b'data-metric="test-environment"' not in plain
+    assert json.loads(call(app_for(store), "/dashboard.json")[2])["test_environment"] is False
+    with store.unit_of_work() as uow:
+        uow.testenv.mark(NOW)
+        uow.commit()
+    _, _, marked = call(app_for(store), "/dashboard")
+    shown = dict(re.findall(r'data-metric="([^"]+)">([^<]*)<', marked.decode()))
+    assert shown["test-environment"] == "TEST ENVIRONMENT: synthetic data, scenarios apply"
+    assert json.loads(call(app_for(store), "/dashboard.json")[2])["test_environment"] is True

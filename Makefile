@@ -1,7 +1,8 @@
 # The two set-up commands of the README:
 #   make run    install, load the demo data set and run the service (SQLite, development
 #               mode: unsigned requests accepted, for the curl examples)
-#   make test   install and run the whole test suite (what CI runs)
+#   make test   install and run the whole test suite (what CI runs), with node-soap
+#               installed in tests/node for its interop test
 # Everything is installed from requirements.lock (pinned, with hashes) into .venv.
 
 PYTHON ?= python3
@@ -9,7 +10,10 @@ VENV   ?= .venv
 BIN     = $(VENV)/bin
 STAMP   = $(VENV)/.installed
 
-.PHONY: run test install browser lint lock bench clean
+NODE_DIR = tests/node
+NODE_STAMP = $(NODE_DIR)/node_modules/.package-lock.json
+
+.PHONY: run test install browser node lint lock bench clean
 
 $(STAMP): requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,7 +31,18 @@ run: install
 browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 
-test: install browser
+# node-soap, the second real client of the end-to-end tests (tests/e2e/test_node_soap.py),
+# pinned by tests/node/package-lock.json; Debian's nodejs and npm when node or npm is missing.
+# npm ci runs again whenever the lock file is newer than what it installed.
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || \
+		(apt-get update -qq && apt-get install -y -qq nodejs npm >/dev/null)
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund --loglevel=error
+	touch $(NODE_STAMP)
+
+node: $(NODE_STAMP)
+
+test: install browser node
 	$(BIN)/python -m pytest -n 2 --dist loadfile --doctest-modules src tests
 	$(BIN)/ruff check src tests bench
 	$(BIN)/mypy
@@ -46,4 +61,4 @@ bench: install
 	$(BIN)/python -m bench.service
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache $(NODE_DIR)/node_modules

@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import psutil
 import pytest
+import xmlsec
 from lxml import etree
 
 from tests.e2e.conftest import SOAP11, SOAP12, Server, start_server, stop_server, udb
@@ -35,6 +36,8 @@ LIMIT = 64 * 1024
 RSS_LIMIT = 200 * 1024 * 1024
 WSU_ID = ns.qname(ns.WSU, "Id")
 S12 = "http://www.w3.org/2003/05/soap-envelope"
+ENVELOPED = xmlsec.constants.TransformEnveloped.href
+DSIG = {"ds": ns.DS}
 
 
 @dataclass
@@ -148,6 +151,57 @@ def wrap_duplicate_id(s: Secure) -> bytes:
     return _bytes(root)
 
 
+def _node_soap_tree(s: Secure) -> etree._Element:
+    """A report signed in node-soap's default shape: plain ``Id="_0"`` on the Body and
+    ``Id="_1"`` on the Timestamp, transforms enveloped-signature then exclusive C14N."""
+    root = _signed_tree(s)
+    _, body, security = _parts(root)
+    timestamp = security.find(ns.qname(ns.WSU, "Timestamp"))
+    signature = security.find(ns.qname(ns.DS, "Signature"))
+    assert timestamp is not None and signature is not None
+    context = xmlsec.SignatureContext()
+    context.key = xmlsec.Key.from_memory(s.key, xmlsec.constants.KeyDataFormatPem)
+    for element, value in ((body, "_0"), (timestamp, "_1")):
+        uri = "#" + element.attrib.pop(WSU_ID)
+        element.set("Id", value)
+        reference = signature.find(f"ds:SignedInfo/ds:Reference[@URI='{uri}']", DSIG)
+        transforms = signature.find(f"ds:SignedInfo/ds:Reference[@URI='{uri}']/ds:Transforms", DSIG)
+        assert reference is not None and transforms is not None
+        reference.set("URI", "#" + value)
+        transforms.insert(0, etree.Element(ns.qname(ns.DS, "Transform"), Algorithm=ENVELOPED))
+        context.register_id(element, "Id")
+    context.sign(signature)
+    return root
+
+
+def node_soap_wrap_duplicate_plain_id(s: Secure) -> bytes:
+    root = _node_soap_tree(s)
+    _, body, security = _parts(root)
+    evil = _evil(body, keep_id=True)  # the evil Body carries the plain Id="_0" as well
+    etree.SubElement(security, "{urn:attacker}Wrapper").append(body)
+    root.append(evil)
+    return _bytes(root)
+
+
+def node_soap_wrap_wsu_id_against_plain_id(s: Secure) -> bytes:
+    root = _node_soap_tree(s)
+    header, body, _ = _parts(root)
+    evil = _evil(body, keep_id=True)
+    del evil.attrib["Id"]
+    evil.set(WSU_ID, "_0")  # the signed Body's plain Id, as wsu:Id on the evil one
+    header.append(body)
+    root.append(evil)
+    return _bytes(root)
+
+
+def node_soap_enveloped_after_c14n(s: Secure) -> bytes:
+    root = _node_soap_tree(s)
+    transforms = root.find(".//ds:SignedInfo/ds:Reference/ds:Transforms", DSIG)
+    assert transforms is not None
+    transforms.append(transforms[0])  # exclusive C14N, then enveloped-signature
+    return _bytes(root)
+
+
 def timestamp_not_referenced(s: Secure) -> bytes:
     root = _signed_tree(s)
     reference = root.find(".//ds:SignedInfo/ds:Reference[@URI='#TimestampRef']", {"ds": ns.DS})
@@ -179,6 +233,9 @@ GENERATED: dict[str, Callable[[Secure], bytes]] = {
     "timestamp-not-referenced": timestamp_not_referenced,
     "expired-timestamp": expired_timestamp,
     "replay": replay,
+    "node-soap-wrap-duplicate-plain-id": node_soap_wrap_duplicate_plain_id,
+    "node-soap-wrap-wsu-id-against-plain-id": node_soap_wrap_wsu_id_against_plain_id,
+    "node-soap-enveloped-after-c14n": node_soap_enveloped_after_c14n,
 }
 
 # name (a file in tests/attacks/ or a key of GENERATED), Content-Type, ErrorCode, HTTP status
@@ -205,6 +262,9 @@ CORPUS: list[tuple[str, str, str, int]] = [
     ("timestamp-not-referenced", SOAP12, "IPL000003", 400),
     ("expired-timestamp", SOAP12, "IPL000003", 400),
     ("replay", SOAP12, "IPL000003", 400),
+    ("node-soap-wrap-duplicate-plain-id", SOAP12, "IPL000003", 400),
+    ("node-soap-wrap-wsu-id-against-plain-id", SOAP12, "IPL000003", 400),
+    ("node-soap-enveloped-after-c14n", SOAP12, "IPL000003", 400),
 ]
 
 
@@ -245,6 +305,11 @@ def test_an_attack_gets_its_fault(
         assert line not in response.content
     if error_code == "IPL000002":  # a DTD is refused before any entity or external subset
         assert len(response.content) < 4096
+
+
+def test_the_node_soap_shape_unchanged_is_accepted(secure: Secure) -> None:
+    """The control for the node-soap attacks: their message, untouched, is served."""
+    assert answer(secure.server.post(_bytes(_node_soap_tree(secure)))).ok
 
 
 def test_every_attack_file_is_in_the_table_and_the_readme() -> None:

@@ -1,11 +1,10 @@
 """Interop proof: zeep signs with its own WS-Security plugin, the secure service answers.
 
-A vendor's view of the service: certificates from ``udb dev-certs`` (run as a
-command), the client certificate pinned with ``udb systems add ... --cert``, a
-real ``udb serve`` that requires signatures (no ``--insecure-dev-mode``), the
-WSDL loaded from the running server, and zeep's stock
-``zeep.wsse.signature.BinarySignature`` doing the signing (python-xmlsec under
-it). Nothing from ``udb.wssecurity`` is used on the client side.
+A vendor's view of the service (:mod:`tests.e2e.interop`): certificates from
+``udb dev-certs``, the client certificate pinned with ``udb systems add ... --cert``,
+a real ``udb serve`` that requires signatures, the WSDL loaded from the running
+server, and zeep's stock ``zeep.wsse.signature.BinarySignature`` doing the
+signing (python-xmlsec under it). Nothing from ``udb.wssecurity`` is used on the client side.
 
 What zeep needs besides ``BinarySignature`` (both are zeep's documented
 extension points, the ``wsse`` plugin protocol ``apply``/``verify``, and are
@@ -30,14 +29,9 @@ SecurityTokenReference/Reference to the token; SignatureValue in lines of 64.
 
 from __future__ import annotations
 
-import json
-import subprocess
 import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -48,10 +42,22 @@ from zeep.exceptions import Fault, SignatureVerificationFailed
 from zeep.wsse import BinarySignature, Compose
 from zeep.wsse import utils as wsse_utils
 
-from tests.e2e.conftest import UDB, Server, start_server, stop_server, udb
-from tests.support import postgres_schema, require_postgres
+from tests.e2e.conftest import Server
+from tests.e2e.interop import (
+    ACCEPTED_CPR,
+    INSTITUTION,
+    IPL,
+    KOEBENHAVN_CPR,
+    SYSTEM,
+    UNKNOWN_CPR,
+    Certs,
+    Pki,
+    find,
+    make_pki,
+    secure_server,
+    show,
+)
 
-IPL = "http://ipl.stil.dk/services/udb/indberetningkontaktjoboguddoensker/v1.0"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 DS = "http://www.w3.org/2000/09/xmldsig#"
@@ -59,11 +65,6 @@ SERVICE = "IndberetningKontaktJobOgUddOenskerService"
 SOAP12_PORT = "IndberetningKontaktJobOgUddOenskerSoap12Port"
 SOAP11_PORT = "IndberetningKontaktJobOgUddOenskerSoapPort"
 PORTS = [SOAP12_PORT, SOAP11_PORT]
-SYSTEM = "Vejledningssystem-Aarhus"
-INSTITUTION = 751001
-ACCEPTED_CPR = "1503084232"  # lives in Aarhus, 18: docs/examples/request.xml
-UNKNOWN_CPR = "2002104230"  # not in the register: 14
-KOEBENHAVN_CPR = "0202854232"  # lives in København: 86 for Aarhus's KUI
 SHA256 = {
     "signature_method": xmlsec.constants.TransformRsaSha256,
     "digest_method": xmlsec.constants.TransformSha256,
@@ -106,60 +107,17 @@ class RequestSignature(BinarySignature):
         return envelope
 
 
-@dataclass(frozen=True)
-class Certs:
-    """One ``udb dev-certs`` directory."""
-
-    directory: Path
-
-    @property
-    def ca(self) -> Path:
-        return self.directory / "ca.pem"
-
-    @property
-    def cert(self) -> Path:
-        return self.directory / "client.pem"
-
-    @property
-    def key(self) -> Path:
-        return self.directory / "client-key.pem"
-
-    def wsse(self, **methods: Any) -> Compose:
-        """Timestamp, then zeep's BinarySignature with this client certificate."""
-        return Compose([Timestamp(), RequestSignature(str(self.key), str(self.cert), **methods)])
-
-
-def dev_certs(directory: Path) -> Certs:
-    """``udb dev-certs DIR`` as a vendor runs it."""
-    done = subprocess.run(
-        [*UDB, "dev-certs", str(directory), "--system", SYSTEM],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    assert f"udb systems add {SYSTEM} --institution {INSTITUTION} --cert" in done.stdout
-    return Certs(directory)
+def wsse(certs: Certs, **methods: Any) -> Compose:
+    """Timestamp, then zeep's BinarySignature with this client certificate."""
+    return Compose([Timestamp(), RequestSignature(str(certs.key), str(certs.cert), **methods)])
 
 
 # fixtures ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class Pki:
-    pinned: Certs  # registered for the system with ``udb systems add --cert``
-    stranger: Certs  # issued by a trusted CA, never registered
-    untrusted: Certs  # issued by a CA the server does not trust
-
-
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    directory = tmp_path_factory.mktemp("zeep-pki")
-    return Pki(
-        dev_certs(directory / "pinned"),
-        dev_certs(directory / "stranger"),
-        dev_certs(directory / "untrusted"),
-    )
+    return make_pki(tmp_path_factory.mktemp("zeep-pki"))
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -167,26 +125,8 @@ def secure(
     request: pytest.FixtureRequest, pki: Pki, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Server]:
     """A server that requires signatures, on the demo data, with the pinned certificate."""
-    directory = tmp_path_factory.mktemp("zeep-secure")
-    anchors = directory / "trust-anchors.pem"
-    anchors.write_bytes(pki.pinned.ca.read_bytes() + pki.stranger.ca.read_bytes())
-    with ExitStack() as stack:
-        database_url = None
-        if request.param == "postgresql":
-            require_postgres()
-            database_url = stack.enter_context(postgres_schema())
-        server = start_server(
-            directory, "--trust-anchors", str(anchors), secure=True, database_url=database_url
-        )
-        try:
-            udb(
-                "systems", "add", SYSTEM, "--institution", str(INSTITUTION),
-                "--cert", str(pki.pinned.cert), database_url=server.database_url,
-            )  # fmt: skip
-            assert "unsigned requests are accepted" not in server.log()
-            yield server
-        finally:
-            stop_server(server)
+    with secure_server(pki, tmp_path_factory.mktemp("zeep-secure"), request.param) as server:
+        yield server
 
 
 class RecordingTransport(zeep.Transport):
@@ -232,24 +172,6 @@ def report(server: Server, cpr: str, job: str, stid: str | None = None) -> dict[
     }
 
 
-def show(server: Server, cpr: str) -> dict[str, Any]:
-    """``udb persons show CPR --json``: what the database holds about the person."""
-    data = find(server, cpr)
-    assert data is not None, f"no person {cpr}"
-    return data
-
-
-def find(server: Server, cpr: str) -> dict[str, Any] | None:
-    """Like :func:`show`, or None when the register has no such person."""
-    done = udb("persons", "show", cpr, "--json", database_url=server.database_url, check=False)
-    if done.returncode != 0:
-        assert "no person" in done.stdout + done.stderr, done.stderr
-        return None
-    data = json.loads(done.stdout)
-    assert isinstance(data, dict)
-    return data
-
-
 def ipl_fault(raised: pytest.ExceptionInfo[Fault]) -> dict[str, str]:
     """The ServiceFaultDetailer of a fault zeep raised, as text by element name."""
     detail = raised.value.detail
@@ -284,7 +206,7 @@ def test_zeep_signed_report_is_accepted_and_stored(secure: Server, pki: Pki, por
     stid = str(uuid.uuid4())
     before = show(secure, ACCEPTED_CPR)
     transport = RecordingTransport()
-    proxy = service(secure, pki.pinned.wsse(**SHA256), port, transport)
+    proxy = service(secure, wsse(pki.pinned, **SHA256), port, transport)
     answer = proxy.IndberetningKontaktJobOgUddOensker(**report(secure, ACCEPTED_CPR, job, stid))
     assert_zeeps_own_shape(transport.sent[-1])
     assert answer.Message.IndberetningSvar.Ok is True
@@ -323,7 +245,7 @@ def test_zeep_signed_report_is_rejected_with_the_business_error(
     secure: Server, pki: Pki, port: str, cpr: str, code: int, text: str
 ) -> None:
     before = find(secure, cpr)
-    answer = service(secure, pki.pinned.wsse(**SHA256), port).IndberetningKontaktJobOgUddOensker(
+    answer = service(secure, wsse(pki.pinned, **SHA256), port).IndberetningKontaktJobOgUddOensker(
         **report(secure, cpr, f"Rejected wish {uuid.uuid4().hex[:8]}")
     )
     svar = answer.Message.IndberetningSvar
@@ -342,13 +264,13 @@ def test_zeep_signed_report_is_rejected_with_the_business_error(
 
 @pytest.mark.parametrize("port", PORTS)
 def test_zeep_signed_ping_answers_up(secure: Server, pki: Pki, port: str) -> None:
-    assert service(secure, pki.pinned.wsse(**SHA256), port).Ping() == "up"
+    assert service(secure, wsse(pki.pinned, **SHA256), port).Ping() == "up"
 
 
 def test_zeeps_default_rsa_sha1_is_accepted_and_logged(secure: Server, pki: Pki) -> None:
     """zeep signs with RSA-SHA1 / SHA-1 unless told otherwise; the default policy allows it."""
     job = f"SHA-1 wish {uuid.uuid4().hex[:8]}"
-    answer = service(secure, pki.pinned.wsse()).IndberetningKontaktJobOgUddOensker(
+    answer = service(secure, wsse(pki.pinned)).IndberetningKontaktJobOgUddOensker(
         **report(secure, ACCEPTED_CPR, job)
     )
     assert answer.Message.IndberetningSvar.Ok is True
@@ -368,7 +290,7 @@ def test_zeep_signing_with_an_unpinned_certificate_is_access_denied(
     secure: Server, pki: Pki, port: str
 ) -> None:
     before = show(secure, ACCEPTED_CPR)
-    proxy = service(secure, pki.stranger.wsse(**SHA256), port)
+    proxy = service(secure, wsse(pki.stranger, **SHA256), port)
     with pytest.raises(Fault) as raised:
         proxy.IndberetningKontaktJobOgUddOensker(**report(secure, ACCEPTED_CPR, "Stranger wish"))
     assert raised.value.message == "Access denied"
@@ -384,7 +306,7 @@ def test_zeep_signing_with_an_unpinned_certificate_is_access_denied(
 def test_zeep_signing_with_a_certificate_of_an_untrusted_ca_is_a_security_error(
     secure: Server, pki: Pki
 ) -> None:
-    proxy = service(secure, pki.untrusted.wsse(**SHA256))
+    proxy = service(secure, wsse(pki.untrusted, **SHA256))
     with pytest.raises(Fault) as raised:
         proxy.IndberetningKontaktJobOgUddOensker(**report(secure, ACCEPTED_CPR, "Untrusted wish"))
     assert raised.value.message == "Security error"

@@ -271,7 +271,7 @@ SHAPES = {
         _set("Transform", "Algorithm", C.TransformInclC14N.href),
         "the reference transform is not exclusive C14N",
     ),
-    "two-transforms": (_duplicate("Transform"), "exactly one transform"),
+    "two-transforms": (_duplicate("Transform"), "or enveloped-signature then exclusive C14N"),
     "no-transforms": (_remove("Transforms"), "Transforms, DigestMethod and DigestValue"),
     "md5": (
         _set("DigestMethod", "Algorithm", C.TransformMd5.href),

@@ -85,13 +85,16 @@ def test_reference_to_a_missing_id() -> None:
     assert reason(data) == "a reference Id matches no element"
 
 
-def test_body_id_without_the_wsu_namespace() -> None:
-    def plain_id(root: etree._Element) -> None:
-        del _body(root).attrib[WSU_ID]
-        _body(root).set("Id", "BodyRef")
+@pytest.mark.parametrize("attribute", ["ID", "id", q(ns.XML, "id"), q("urn:other", "Id")])
+def test_body_id_neither_wsu_nor_plain_id(attribute: str) -> None:
+    """Only ``wsu:Id`` and plain ``Id`` name a signed element (see test_wssecurity_ids)."""
 
-    assert reason(mutated(signed(), plain_id)) == (
-        "a referenced element does not carry the Id as wsu:Id"
+    def other_id(root: etree._Element) -> None:
+        del _body(root).attrib[WSU_ID]
+        _body(root).set(attribute, "BodyRef")
+
+    assert reason(mutated(signed(), other_id)) == (
+        "a referenced element does not carry the Id as wsu:Id or plain Id"
     )
 
 

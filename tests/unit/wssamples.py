@@ -207,7 +207,8 @@ def resigned(
     """``data`` changed by ``mutate`` and then signed again, digests and all.
 
     The result has a cryptographically valid signature over whatever its
-    References now name, so a refusal is for the shape, not the crypto.
+    References now name (by ``wsu:Id`` or plain ``Id``), so a refusal is for
+    the shape, not the crypto.
     """
     root = safexml.parse(data)
     mutate(root)
@@ -217,8 +218,10 @@ def resigned(
         (identity or client()).key_pem, xmlsec.constants.KeyDataFormatPem
     )
     for reference in signature.iter(q(ns.DS, "Reference")):
-        target = root.xpath("//*[@u:Id=$id]", namespaces={"u": ns.WSU}, id=reference.get("URI")[1:])
-        context.register_id(target[0], "Id", ns.WSU)
+        value = reference.get("URI")[1:]
+        target = root.xpath("//*[@u:Id=$id or @Id=$id]", namespaces={"u": ns.WSU}, id=value)
+        wsu = target[0].get(q(ns.WSU, "Id")) == value
+        context.register_id(target[0], "Id", ns.WSU if wsu else None)
     context.sign(signature)
     return etree.tostring(root)
 

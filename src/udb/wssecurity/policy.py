@@ -9,7 +9,9 @@ It also judges the two things that depend on it: the Timestamp's window and
 the signing certificate (validity dates, trust anchors). What is *not*
 configurable is fixed in :mod:`udb.wssecurity.verify`: the signature covers
 exactly the SOAP Body and the Timestamp, exclusive C14N is the only
-canonicalisation and transform, and RSA-SHA256 / SHA-256 are always allowed.
+canonicalisation and transform (optionally preceded by enveloped-signature,
+a no-op there: :mod:`udb.wssecurity.transforms`), and RSA-SHA256 / SHA-256
+are always allowed.
 """
 
 from __future__ import annotations

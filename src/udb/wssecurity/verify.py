@@ -10,7 +10,8 @@ The one shape accepted (the live platform's, see ``sign``)::
               ValueType="...#X509v3" EncodingType="...#Base64Binary">  exactly one
           <Signature xmlns="http://www.w3.org/2000/09/xmldsig#">      exactly one
             <SignedInfo>  exc-C14N, RSA-SHA256 (or RSA-SHA1), two References:
-                          #BodyRef and #TimestampRef, each exc-C14N + SHA-256 (or SHA-1)
+                          #BodyRef and #TimestampRef, each exc-C14N (or enveloped-signature
+                          then exc-C14N) + SHA-256 (or SHA-1)
             <SignatureValue>
             <KeyInfo><o:SecurityTokenReference><o:Reference URI="#SecurityToken-..."/>
       </s:Header>
@@ -25,10 +26,18 @@ moved into the Header, is refused here as signature wrapping, before anyone
 looks at the envelope's structure.
 
 Every reference is resolved strictly (:mod:`udb.wssecurity.ids`) before
-python-xmlsec sees it, and the two elements must be THE Body of the envelope
-and THE Timestamp of the Security header. Only those two attributes are then
-registered as IDs for xmlsec; xmlsec's own lookup (``xmlsec.tree.add_ids``)
-takes the first of several equal Ids and is not used.
+python-xmlsec sees it: its Id value names exactly one element across every Id
+attribute (``wsu:Id``, plain ``Id``, ``ID``, ``xml:id``, ...), and that element
+carries it as ``wsu:Id`` or plain ``Id`` (the Ids WSS4J resolves; node-soap
+writes ``Id="_0"``). The two elements must be THE Body of the envelope and THE
+Timestamp of the Security header. Only those two attributes, each as the
+reference named it, are then registered as IDs for xmlsec; xmlsec's own lookup
+(``xmlsec.tree.add_ids``) takes the first of several equal Ids and is not used.
+
+Each Reference's transforms are exclusive C14N alone, or exactly the pair
+enveloped-signature then exclusive C14N (node-soap's default), which is
+accepted only where the Signature lies outside the referenced element, where
+it is a no-op (:mod:`udb.wssecurity.transforms`); any other list is refused.
 
 The result is a :class:`VerifiedMessage`, or an :class:`UnsignedMessage`
 for an envelope without a WS-Security header; callers read the request only
@@ -51,14 +60,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from lxml import etree
 
 from udb import ns
-from udb.wssecurity.ids import index_ids, resolve
+from udb.wssecurity.ids import id_attribute, index_ids, resolve
 from udb.wssecurity.policy import SecurityError, SecurityPolicy
 from udb.wssecurity.tokens import base64_value, certificate_of, timestamp_of
+from udb.wssecurity.transforms import check_c14n, check_outside, check_transforms
 
 __all__ = ["EnvelopeParts", "SecurityError", "UnsignedMessage", "VerifiedMessage", "verify"]
 
 _C = xmlsec.constants
-EXC_C14N = _C.TransformExclC14N.href
 #: algorithm URI -> whether it is SHA-1
 SIGNATURE_METHODS = {_C.TransformRsaSha256.href: False, _C.TransformRsaSha1.href: True}
 DIGEST_METHODS = {_C.TransformSha256.href: False, _C.TransformSha1.href: True}
@@ -133,16 +142,6 @@ def _one(parent: etree._Element, tag: str, what: str) -> etree._Element:
     return found[0]
 
 
-def _check_c14n(method: etree._Element, what: str) -> None:
-    """``Algorithm`` is exclusive C14N; the only child allowed is ``InclusiveNamespaces``."""
-    children = _elements(method)
-    inclusive = _tag(ns.EXC_C14N, "InclusiveNamespaces")
-    if method.get("Algorithm") != EXC_C14N or any(c.tag != inclusive for c in children):
-        raise SecurityError(f"the {what} is not exclusive C14N")
-    if len(children) > 1:
-        raise SecurityError(f"the {what} has more than one InclusiveNamespaces")
-
-
 def _algorithm(
     method: etree._Element, allowed: dict[str, bool], policy: SecurityPolicy, what: str
 ) -> bool:
@@ -156,8 +155,8 @@ def _algorithm(
     return sha1
 
 
-def _check_reference(reference: etree._Element, policy: SecurityPolicy) -> bool:
-    """Transforms and DigestMethod of one Reference; answer whether it uses SHA-1."""
+def _check_reference(reference: etree._Element, policy: SecurityPolicy) -> tuple[bool, bool]:
+    """Transforms and DigestMethod of one Reference: (uses SHA-1, uses enveloped-signature)."""
     dsig = [
         _tag(ns.DS, "Transforms"),
         _tag(ns.DS, "DigestMethod"),
@@ -166,12 +165,9 @@ def _check_reference(reference: etree._Element, policy: SecurityPolicy) -> bool:
     children = _elements(reference)
     if [child.tag for child in children] != dsig:
         raise SecurityError("a Reference must hold Transforms, DigestMethod and DigestValue")
-    transforms = _elements(children[0])
-    if len(transforms) != 1 or transforms[0].tag != _tag(ns.DS, "Transform"):
-        raise SecurityError("a Reference must have exactly one transform, exclusive C14N")
-    _check_c14n(transforms[0], "reference transform")
+    enveloped = check_transforms(children[0])
     base64_value(children[2], "DigestValue")
-    return _algorithm(children[1], DIGEST_METHODS, policy, "digest method")
+    return _algorithm(children[1], DIGEST_METHODS, policy, "digest method"), enveloped
 
 
 @functools.lru_cache(maxsize=256)
@@ -214,14 +210,26 @@ def _security(parts: EnvelopeParts) -> tuple[etree._Element, ...]:
     )
 
 
+@dataclass(frozen=True, slots=True)
+class _SignedInfo:
+    """What the checks of SignedInfo found, for the cryptographic check."""
+
+    uses_sha1: bool
+    #: whether a Reference uses the enveloped-signature transform (then enabled in xmlsec)
+    enveloped: bool
+    #: the two signed elements, each with the Id value its Reference named
+    signed: tuple[tuple[etree._Element, str], ...]
+
+
 def _check_signed_info(
+    signature: etree._Element,
     signed_info: etree._Element,
     body: etree._Element,
     timestamp: etree._Element,
     ids: dict[str, list[etree._Element]],
     policy: SecurityPolicy,
-) -> bool:
-    """Algorithms and references of SignedInfo; answer whether SHA-1 is used."""
+) -> _SignedInfo:
+    """Algorithms and references of ``signature``'s SignedInfo."""
     items = _elements(signed_info)
     if (
         len(items) < 3
@@ -232,26 +240,32 @@ def _check_signed_info(
         raise SecurityError(
             "SignedInfo must hold CanonicalizationMethod, SignatureMethod and References only"
         )
-    _check_c14n(items[0], "canonicalization method")
+    check_c14n(items[0], "canonicalization method")
     uses_sha1 = _algorithm(items[1], SIGNATURE_METHODS, policy, "signature method")
-    signed: list[etree._Element] = []
+    any_enveloped = False
+    signed: list[tuple[etree._Element, str]] = []
     for reference in items[2:]:
-        uses_sha1 = _check_reference(reference, policy) or uses_sha1
-        target = resolve(reference.get("URI"), ids)
+        sha1, enveloped = _check_reference(reference, policy)
+        uses_sha1 = uses_sha1 or sha1
+        uri = reference.get("URI")
+        target = resolve(uri, ids)
         if target is not body and target is not timestamp:
             if target.tag in _BODIES:
                 raise SecurityError("the signed Body is not the envelope's Body")
             if target.tag == _tag(ns.WSU, "Timestamp"):
                 raise SecurityError("the signed Timestamp is not the Security header's Timestamp")
             raise SecurityError("the signature references something other than Body and Timestamp")
-        signed.append(target)
+        if enveloped:
+            check_outside(signature, target)
+            any_enveloped = True
+        signed.append((target, (uri or "")[1:]))
     for element, what in ((body, "Body"), (timestamp, "Timestamp")):
-        count = sum(1 for target in signed if target is element)
+        count = sum(1 for target, _ in signed if target is element)
         if count == 0:
             raise SecurityError(f"the {what} is not signed")
         if count > 1:
             raise SecurityError(f"the {what} is referenced more than once")
-    return uses_sha1
+    return _SignedInfo(uses_sha1, any_enveloped, tuple(signed))
 
 
 def _check_key_info(
@@ -285,8 +299,8 @@ def verify(
     check, and nothing else for any content of the message. ``now`` must be
     timezone-aware.
 
-    Side effect: the ``wsu:Id`` attributes of the Body and the Timestamp are
-    registered as IDs in the lxml document (libxml2's ID table), which xmlsec
+    Side effect: the Id attributes (``wsu:Id`` or plain ``Id``) of the Body
+    and the Timestamp are registered as IDs in the lxml document (libxml2's ID table), which xmlsec
     needs to find them; parse each request afresh.
     """
     if now.tzinfo is None or now.utcoffset() is None:
@@ -302,7 +316,7 @@ def verify(
         raise SecurityError("the Signature must hold SignedInfo, SignatureValue and KeyInfo only")
     signed_info, signature_value, key_info = parts
     ids = index_ids(envelope.envelope)
-    uses_sha1 = _check_signed_info(signed_info, body, timestamp, ids, policy)
+    facts = _check_signed_info(signature, signed_info, body, timestamp, ids, policy)
     value, raw = base64_value(signature_value, "SignatureValue")
     if base64.b64encode(raw).decode("ascii") != value:  # one spelling per signature: replay key
         raise SecurityError("the SignatureValue is not canonical base64")
@@ -313,7 +327,7 @@ def verify(
     created, expires = timestamp_of(timestamp)
     policy.check_timestamp(created, expires, now)
     policy.check_certificate(certificate, now)
-    _check_signature(signature, certificate, (body, timestamp))
+    _check_signature(signature, certificate, facts)
     return VerifiedMessage(
         body=body,
         payload=payload[0],
@@ -322,31 +336,37 @@ def verify(
         created=created,
         expires=expires,
         signature_value=value,
-        uses_sha1=uses_sha1,
+        uses_sha1=facts.uses_sha1,
         replay_key=hashlib.sha256(value.encode("ascii")).hexdigest(),
         keep_until=expires + policy.clock_skew,
     )
 
 
 def _check_signature(
-    signature: etree._Element,
-    certificate: x509.Certificate,
-    signed: tuple[etree._Element, ...],
+    signature: etree._Element, certificate: x509.Certificate, facts: _SignedInfo
 ) -> None:
     """The cryptographic check, by python-xmlsec, with the certificate's key.
 
-    Only the two elements resolved above are registered as IDs, and only
-    exclusive C14N, SHA-1/SHA-256 and RSA-SHA1/RSA-SHA256 are enabled.
+    Only the two elements resolved above are registered as IDs, each by the
+    attribute its Reference named, and only exclusive C14N, SHA-1/SHA-256 and
+    RSA-SHA1/RSA-SHA256 are enabled, with the enveloped-signature transform
+    only when a Reference (checked above) uses it.
     """
     context = xmlsec.SignatureContext()
     context.key = _verification_key(certificate)  # the context takes a copy
-    for transform in (_C.TransformExclC14N, _C.TransformSha256, _C.TransformSha1):
+    reference_transforms = [_C.TransformExclC14N, _C.TransformSha256, _C.TransformSha1]
+    if facts.enveloped:
+        reference_transforms.append(_C.TransformEnveloped)
+    for transform in reference_transforms:
         context.enable_reference_transform(transform)
     for transform in (_C.TransformExclC14N, _C.TransformRsaSha256, _C.TransformRsaSha1):
         context.enable_signature_transform(transform)
     try:
-        for element in signed:
-            context.register_id(element, "Id", ns.WSU)
+        for element, value in facts.signed:
+            attribute = id_attribute(element, value)
+            if attribute is None:  # pragma: no cover - resolve() checked it
+                raise SecurityError("a referenced element does not carry the Id")
+            context.register_id(element, *attribute)
     except xmlsec.Error:
         raise SecurityError("a referenced Id is already registered to another element") from None
     try:

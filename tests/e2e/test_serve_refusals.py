@@ -90,6 +90,48 @@ def test_a_port_held_by_another_udb_serve_is_refused_and_the_first_keeps_all_tra
     assert set(ids) <= logged
 
 
+def test_of_two_udb_serve_started_at_once_on_one_port_one_serves_and_one_refuses(
+    tmp_path: Path,
+) -> None:
+    """Both passed the bind probe before the lock and then shared the port (seen 7/5)."""
+    for attempt in range(3):
+        port = free_port()
+        here = tmp_path / str(attempt)
+        here.mkdir()
+        processes = [
+            subprocess.Popen(
+                [
+                    *UDB,
+                    "serve",
+                    "--insecure-dev-mode",
+                    "--port",
+                    str(port),
+                    "--database",
+                    "sqlite:///" + str(here / f"{n}.sqlite3"),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+                start_new_session=True,
+            )
+            for n in range(2)
+        ]
+        try:
+            deadline = time.monotonic() + 20
+            while all(p.poll() is None for p in processes) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            refusing = [p for p in processes if p.poll() is not None]
+            assert len(refusing) == 1, "neither refused: both listen on the port"
+            assert refusing[0].returncode == 1
+            line = refusing[0].communicate()[1].strip()
+            assert line == IN_USE.format(port=port)
+        finally:
+            for p in processes:
+                if p.poll() is None:
+                    os.killpg(p.pid, signal.SIGTERM)
+                p.communicate(timeout=15)  # waits, and closes its stderr
+
+
 def test_a_port_held_by_a_plain_socket_is_refused(tmp_path: Path) -> None:
     with socket.socket() as holder:
         holder.bind(("127.0.0.1", 0))
@@ -322,4 +364,18 @@ def test_trust_anchors_without_certificates_are_refused(certs: Path, tmp_path: P
     assert line == (
         f"Error: the trust anchor file {key} holds no valid PEM certificate: give the CA "
         "certificates that issue the signing certificates (-----BEGIN CERTIFICATE-----)"
+    )
+
+
+def test_an_admin_host_that_is_not_of_this_machine_is_named_as_the_admin_host(
+    tmp_path: Path,
+) -> None:
+    database = "sqlite:///" + str(tmp_path / "u.db")
+    line = refused(
+        "--port", str(free_port()), "--admin-port", str(free_port()),
+        "--admin-host", "192.0.2.1", database_url=database,
+    )  # fmt: skip
+    assert line == (
+        "Error: --admin-host 192.0.2.1 is not an address of this machine: give one of its "
+        "addresses, or 0.0.0.0 for all"
     )

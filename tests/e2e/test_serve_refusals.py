@@ -367,6 +367,18 @@ def test_trust_anchors_without_certificates_are_refused(certs: Path, tmp_path: P
     )
 
 
+def test_trust_anchors_none_of_which_is_valid_now_are_refused(certs: Path, tmp_path: Path) -> None:
+    expired = certs / "expired.pem"
+    database = "sqlite:///" + str(tmp_path / "u.db")
+    line = refused("--trust-anchors", str(expired), database_url=database)
+    ended = read_certificate(expired.read_bytes()).not_valid_after_utc
+    assert line == (
+        f"Error: --trust-anchors {expired}: no certificate in it is valid now (the last "
+        f"expired on {ended:%Y-%m-%d}), so every signed request would be refused: give the "
+        "CA certificates in force"
+    )
+
+
 def test_an_admin_host_that_is_not_of_this_machine_is_named_as_the_admin_host(
     tmp_path: Path,
 ) -> None:

@@ -2,11 +2,12 @@
 
 * the addresses to listen on (:func:`check_addresses`): an IP address of this
   machine, a port nobody listens on, not one address twice;
+* the trust anchors (:func:`check_trust_anchors`): at least one valid now;
 * the TLS files (:func:`check_tls`): readable, a PEM certificate and an
   unencrypted PEM private key that belong together, the certificate valid
   now, the client CA a PEM file of certificates.
 
-The trust anchors are checked where they are read (:meth:`udb.config.Settings.security`)
+The trust anchor file is read and parsed by :meth:`udb.config.Settings.security`,
 and the database by :func:`udb.cli.common.check_database`.
 """
 
@@ -143,6 +144,24 @@ def _bind_problem(address: ListenAddress, exc: OSError) -> str:
             f"choose another {address.option}"
         )
     return f"cannot listen on {address}: {exc.strerror}"
+
+
+def check_trust_anchors(
+    path: str | None, anchors: Sequence[x509.Certificate], *, now: datetime | None = None
+) -> None:
+    """Refuse (one line) trust anchors of which none is valid now: no signing certificate
+    could chain to them, so every signed request would be refused (IPL000003)."""
+    if not path or not anchors:
+        return
+    now = now or datetime.now(UTC)
+    if any(a.not_valid_before_utc <= now <= a.not_valid_after_utc for a in anchors):
+        return
+    ends = max(a.not_valid_after_utc for a in anchors)
+    when = f"expired on {ends:%Y-%m-%d}" if ends < now else "not valid yet"
+    raise click.ClickException(
+        f"--trust-anchors {path}: no certificate in it is valid now (the last {when}), so "
+        "every signed request would be refused: give the CA certificates in force"
+    )
 
 
 def check_tls(

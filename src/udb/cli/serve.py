@@ -21,7 +21,7 @@ from pathlib import Path
 import click
 
 from udb.cli.common import database_option, open_migrated
-from udb.cli.preflight import ListenAddress, check_addresses, check_tls
+from udb.cli.preflight import ListenAddress, check_addresses, check_tls, check_trust_anchors
 from udb.cli.retention import start_scheduled, stop_scheduled
 from udb.config import ConfigError, Settings
 from udb.contract import ENDPOINT_PATH
@@ -174,7 +174,7 @@ def serve(
             admin_host=admin_host,
             retention=False if no_retention else None,
         )
-        settings.security()  # refuse to start with an unusable trust anchor file
+        security = settings.security()  # refuse to start with an unusable trust anchor file
     except (ConfigError, ValueError) as exc:
         raise click.ClickException(str(exc)) from exc
     addresses = [ListenAddress(host, port)]
@@ -183,6 +183,7 @@ def serve(
         addresses.append(ListenAddress(settings.admin_host, settings.admin_port, "--admin-port"))
     check_addresses(addresses)
     check_tls(tls_cert, tls_key, client_ca)
+    check_trust_anchors(settings.trust_anchors, security.policy.trust_anchors)
     store = open_migrated(settings.database_url)
     store.close()
     # Again: a migration may have waited minutes for another instance's lock.

@@ -71,7 +71,12 @@ def test_a_rejection_a_fault_a_ping_and_a_body_too_large(
     endpoint.too_large(SOAP12_CT, 65536, RECEIVED)
     rejected, invalid, ping, large = seen
     assert (rejected.outcome, rejected.code, rejected.summary) == ("rejected", "14", "rejected 14")
-    assert (invalid.operation, invalid.outcome, invalid.code) == ("-", "fault", "IPL000002")
+    # the Body named the report: the record says so, although it was refused unread
+    assert (invalid.operation, invalid.outcome, invalid.code) == (
+        "Indberetning",
+        "fault",
+        "IPL000002",
+    )
     assert invalid.details is not None and "CPRNr" in invalid.details
     assert invalid.system_name is None and invalid.masked_cpr is None
     assert (ping.operation, ping.outcome, ping.code) == ("Ping", "up", None)

@@ -261,10 +261,11 @@ def _compare_certificate(
         return
     sent, expected = (c.fingerprint(hashes.SHA256()).hex() for c in (carried, pinned))
     if sent != expected:
-        found.add(
-            "IPL000004",
-            f"{NOT_PINNED} (the message's certificate has SHA-256 {sent[:16]}…, "
-            f"--cert's {expected[:16]}…)",
+        found.refused(  # the fault of the one table, as the service answers it
+            AccessDenied(
+                f"{NOT_PINNED} (the message's certificate has SHA-256 {sent[:16]}…, "
+                f"--cert's {expected[:16]}…)"
+            )
         )
 
 

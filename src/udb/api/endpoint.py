@@ -154,6 +154,9 @@ class Endpoint:
         try:
             version = soap_version(content_type)  # 1
             parsed = envelope.parse(body, version)  # 2
+            named = messages.named_operation(parsed)
+            if named is not None:  # for the record, until step 4 decides
+                trace.operation = named.value
             message = wssecurity.verify(parsed, policy=self.security.policy, now=self.clock())  # 3
             trace.message = message
             request = envelope.checked_payload(parsed, message)  # 4

@@ -27,7 +27,7 @@ from udb.domain.model import (
     Signature,
     Submission,
 )
-from udb.soap.envelope import CheckedRequest
+from udb.soap.envelope import CheckedRequest, ParsedEnvelope
 from udb.soap.faults import InvalidRequest
 from udb.soap.version import SoapVersion
 from udb.wssecurity import UnsignedMessage, VerifiedMessage
@@ -65,6 +65,19 @@ def operation(request: CheckedRequest) -> Operation:
         )
         raise InvalidRequest([at(request.payload, request.source, reason)])
     return found
+
+
+def named_operation(parsed: ParsedEnvelope) -> Operation | None:
+    """The operation the Body's first element names, before anything is checked.
+
+    Only for the request's record (support lookup, log line, metrics), so that a
+    request refused before its payload is read still says what it was meant to be;
+    :func:`operation` decides what is served.
+    """
+    if len(parsed.bodies) != 1:
+        return None
+    first = next((child for child in parsed.bodies[0] if isinstance(child.tag, str)), None)
+    return None if first is None else _OPERATIONS.get(str(first.tag))
 
 
 def signature_of(message: VerifiedMessage | UnsignedMessage) -> Signature | None:

@@ -147,7 +147,8 @@ class RequestRecord:
 
     received_at: datetime
     correlation_id: str
-    #: "Indberetning", "Ping", or ``UNREAD`` (refused before its operation was known)
+    #: "Indberetning", "Ping" (as the Body named it, also when refused), or ``UNREAD``
+    #: (refused before the Body named one: not XML, wrong Content-Type, too large)
     operation: str
     #: "accepted", "rejected", "fault", "up" or "down"
     outcome: str

@@ -5,10 +5,7 @@ from __future__ import annotations
 
 import itertools
 import logging
-import queue
-import threading
-import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -20,7 +17,7 @@ from tests.unit.xmlsamples import SOAP12_CT, request
 from udb.api.endpoint import Endpoint
 from udb.config import Security
 from udb.service.reports import ReportPolicy
-from udb.service.requests import RequestLogQueue, RequestLogWriter
+from udb.service.requests import RequestLogWriter
 from udb.storage import Store
 from udb.storage.records import RequestRecord
 
@@ -102,51 +99,3 @@ def test_after_a_failure_the_writer_waits_before_it_tries_again() -> None:
     with log_store.unit_of_work(readonly=True) as uow:
         kept = [r.correlation_id for r in uow.requests.list()]
     assert sorted(kept) == ["id-2", "id-3"]
-
-
-class _SlowFirstWrite(RequestLogWriter):
-    """Holds its first write until told, so that records queue up behind it."""
-
-    def __init__(self, log_store: Store) -> None:
-        super().__init__(log_store)
-        self.batches: list[list[str]] = []
-        self.release = threading.Event()
-
-    def write(self, records: Sequence[RequestRecord]) -> None:
-        if not self.batches:
-            self.release.wait(10)
-        self.batches.append([r.correlation_id for r in records])
-        super().write(records)
-
-
-def test_the_queue_writes_what_arrives_meanwhile_in_one_transaction() -> None:
-    log_store = FakeStore()
-    writer = _SlowFirstWrite(log_store)
-    queued = RequestLogQueue(writer)
-    queued(replace(RECORD, correlation_id="first"))
-    deadline = time.monotonic() + 10
-    while queued._waiting.qsize() and time.monotonic() < deadline:  # the thread took it
-        time.sleep(0.01)
-    for n in range(5):
-        queued(replace(RECORD, correlation_id=f"then-{n}"))
-    writer.release.set()
-    queued.close()
-    assert writer.batches == [["first"], [f"then-{n}" for n in range(5)]]
-    commits = [op for op in log_store.ops if op == "commit"]
-    assert len(commits) == 2
-    with log_store.unit_of_work(readonly=True) as uow:
-        assert len(uow.requests.list()) == 6
-
-
-def test_a_full_queue_counts_what_it_cannot_hold_as_lost() -> None:
-    writer = _SlowFirstWrite(FakeStore())
-    queued = RequestLogQueue(writer)
-    queued.MAX_WAITING = 2
-    queued._waiting = queue.Queue(2)
-    for n in range(5):  # the thread holds the first; two wait; two are lost
-        queued(replace(RECORD, correlation_id=f"r-{n}"))
-        time.sleep(0.05 if n == 0 else 0)
-    assert writer.lost == 2
-    writer.release.set()
-    queued.close()
-    assert sum(len(b) for b in writer.batches) == 3

@@ -29,7 +29,7 @@ from udb.contract import ENDPOINT_PATH
 from udb.domain.clock import utc_now
 from udb.service import reports, testenv
 from udb.service.reports import ReportPolicy
-from udb.service.requests import RequestLogQueue, RequestLogWriter
+from udb.service.requests import RequestLogWriter
 from udb.storage import Store, open_store
 
 log = logging.getLogger(__name__)
@@ -62,7 +62,6 @@ class UdbApp:
         self._pool: ThreadPoolExecutor | None = None
         #: True when the database is a test environment (``udb testenv init``)
         self.test_environment = False
-        self._request_log: RequestLogQueue | None = None
 
     # lifecycle ---------------------------------------------------------
 
@@ -73,8 +72,6 @@ class UdbApp:
         security = self.settings.security()
         store = self._store or open_store(self.settings.database_url)
         self._store = store
-        # one transaction for the records of many requests under load (its own thread)
-        self._request_log = RequestLogQueue(RequestLogWriter(store))
         self.test_environment = testenv.is_test_environment(store)
         if self.test_environment:
             log.warning(
@@ -86,7 +83,7 @@ class UdbApp:
             ReportPolicy(future_tolerance=self.settings.future_tolerance),
             security=security,
             observers=[RequestMetrics()],
-            afterwards=[self._request_log],
+            afterwards=[RequestLogWriter(store)],
             submit=testenv.Scenarios(delay=self.settings.testenv_delay.total_seconds())
             if self.test_environment
             else reports.submit,
@@ -98,9 +95,6 @@ class UdbApp:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
-        if self._request_log is not None:
-            self._request_log.close()  # what waits is written before the store closes
-            self._request_log = None
         if self._store is not None and self._owns_store:
             self._store.close()
         self._endpoint = None

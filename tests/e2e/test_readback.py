@@ -200,11 +200,10 @@ def test_a_person_is_read_back_after_a_report(secure: Server, pki: Pki) -> None:
     job = f"Smed {uuid.uuid4().hex[:8]}"
     before = datetime.now(UTC)
     report(secure, pki.pinned, ACCEPTED_CPR, job)
-    answer = svar(
-        post(
-            secure, hent(cprs=(ACCEPTED_CPR, UNKNOWN_CPR, OVER_25_CPR, KOEBENHAVN_CPR)), pki.pinned
-        )
+    response = post(
+        secure, hent(cprs=(ACCEPTED_CPR, UNKNOWN_CPR, OVER_25_CPR, KOEBENHAVN_CPR)), pki.pinned
     )
+    answer = svar(response)
     assert [(p.cpr, p.fejl) for p in answer.persons] == [
         (ACCEPTED_CPR, None),
         (UNKNOWN_CPR, 14),
@@ -221,6 +220,10 @@ def test_a_person_is_read_back_after_a_report(secure: Server, pki: Pki) -> None:
         received = datetime.fromisoformat(block["Modtaget"])
         assert before <= received <= datetime.now(UTC)
     assert any("Hent answered status=200 soap=1.2" in line for line in secure.log().splitlines())
+    correlation_id = response.headers["x-correlation-id"]
+    logged = udb("requests", "show", correlation_id, database_url=secure.database_url).stdout
+    assert "Hent" in logged and "answered" in logged and "150308-****" in logged
+    assert ACCEPTED_CPR not in logged
 
 
 def test_another_municipality_gets_86_for_each_person_and_no_data(secure: Server, pki: Pki) -> None:

@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime
 from udb.domain.model import BlockKind, Person
 from udb.domain.readback import HeldBlock
 from udb.storage import base
-from udb.storage.sql.persons import _RESIDENT, PERSON_COLUMNS, block_of, person_of
+from udb.storage.sql.persons import PERSON_COLUMNS, RESIDENT, block_of, person_of
 from udb.storage.sql.repositories import SqlRepository
 
 _SOURCE = (
@@ -72,7 +72,7 @@ class SqlReadBack(SqlRepository, base.ReadBack):
         rows = self.db.all(
             f"SELECT p.cpr, max(r.received_at){_SOURCE}"
             " JOIN persons p ON p.cpr = c.cpr"
-            f" WHERE p.municipality_code = ? AND {_RESIDENT.format(t='p')} AND p.birth_date > ?"
+            f" WHERE p.municipality_code = ? AND {RESIDENT.format(t='p')} AND p.birth_date > ?"
             " GROUP BY p.cpr"
             " HAVING max(r.received_at) > ? AND max(r.received_at) <= ?"
             " AND (max(r.received_at) > ? OR (max(r.received_at) = ? AND p.cpr > ?))"

@@ -47,3 +47,13 @@ def test_environment_then_overrides() -> None:
 def test_bad_values_are_refused_with_a_message(env: dict[str, str]) -> None:
     with pytest.raises(ConfigError):
         Settings.from_env(env)
+
+
+def test_the_read_back_page_size() -> None:
+    assert Settings().fetch_page_size == 500
+    settings = Settings.from_env({"UDB_FETCH_PAGE_SIZE": "3"})
+    assert settings.fetch_page_size == 3
+    assert settings.to_env()["UDB_FETCH_PAGE_SIZE"] == "3"
+    for bad in ("0", "5001", "many"):
+        with pytest.raises(ConfigError, match="UDB_FETCH_PAGE_SIZE"):
+            Settings.from_env({"UDB_FETCH_PAGE_SIZE": bad})

@@ -147,10 +147,11 @@ class RequestRecord:
 
     received_at: datetime
     correlation_id: str
-    #: "Indberetning", "Ping" (as the Body named it, also when refused), or ``UNREAD``
-    #: (refused before the Body named one: not XML, wrong Content-Type, too large)
+    #: "Indberetning", "Hent" (a read-back), "Ping" (as the Body named it, also when
+    #: refused), or ``UNREAD`` (refused before the Body named one: not XML, wrong
+    #: Content-Type, too large)
     operation: str
-    #: "accepted", "rejected", "fault", "up" or "down"
+    #: "accepted", "rejected", "fault", "up" or "down"; "answered" (a read-back)
     outcome: str
     #: the FejlKode of a rejection ("14"), the ErrorCode of a fault ("IPL000002"), else None
     code: str | None

@@ -35,6 +35,8 @@ PERSON_VALUES = ("birth_date", "status", "municipality_code", "cpr_status", "rep
 PERSON_COLUMNS = "cpr, " + ", ".join(PERSON_VALUES)
 _TOKEN_PREFIX = "staged-"  # noqa: S105 (a name, not a secret)
 _RESIDENT = "{t}.status = 'active' AND {t}.municipality_code IS NOT NULL"
+#: a person of table ``{t}`` lives in Denmark (Person.resident), for the other repositories
+RESIDENT = _RESIDENT
 
 #: stage(db, persons, token): write ``persons`` to register_staging under ``token``; how many
 Stage = Callable[[SqlConnection, Iterable[Person], str], int]

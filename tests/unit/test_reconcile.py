@@ -15,8 +15,8 @@ from udb.client.batch.fields import RowProblem
 from udb.client.batch.reconcile import (
     DIFF_COLUMNS,
     BlockDiff,
-    LocalChecked,
     Compared,
+    LocalChecked,
     Reconciler,
     compare,
     compare_block,

@@ -9,6 +9,8 @@ UDB_FUTURE_TOLERANCE_S    0                          seconds a registration time
                                                      after receipt before error 280
 UDB_THREADS               8                          threads per worker that handle
                                                      requests (parse, rules, storage)
+UDB_FETCH_PAGE_SIZE       500                        persons per page of a read-back
+                                                     changes listing (1-5000)
 UDB_PUBLIC_URL            (the request's Host)       base URL callers use, for the
                                                      WSDL's addresses behind a proxy
 UDB_TRUST_ANCHORS         (none)                     PEM file of CA certificates a
@@ -79,6 +81,8 @@ class Settings:
     max_body_bytes: int = 64 * 1024
     future_tolerance: timedelta = timedelta(0)
     threads: int = 8
+    #: persons per page of a read-back changes listing (HentKontaktJobOgUddOensker)
+    fetch_page_size: int = 500
     #: ``https://udb.example.dk`` - the scheme, host and any path prefix callers use;
     #: ``None``: taken from each request (its scheme and Host header)
     public_url: str | None = None
@@ -110,6 +114,8 @@ class Settings:
             raise ConfigError("future tolerance must be between 0 and 86400 seconds")
         if not 1 <= self.threads <= 256:
             raise ConfigError("threads must be between 1 and 256")
+        if not 1 <= self.fetch_page_size <= 5000:
+            raise ConfigError("UDB_FETCH_PAGE_SIZE must be between 1 and 5000")
         if not timedelta(0) <= self.clock_skew <= timedelta(hours=1):
             raise ConfigError("the clock skew must be between 0 and 3600 seconds")
         if self.log_format not in LOG_FORMATS:
@@ -145,6 +151,8 @@ class Settings:
             values["future_tolerance"] = timedelta(seconds=_int(env, "UDB_FUTURE_TOLERANCE_S"))
         if "UDB_THREADS" in env:
             values["threads"] = _int(env, "UDB_THREADS")
+        if "UDB_FETCH_PAGE_SIZE" in env:
+            values["fetch_page_size"] = _int(env, "UDB_FETCH_PAGE_SIZE")
         if env.get("UDB_PUBLIC_URL"):
             values["public_url"] = env["UDB_PUBLIC_URL"]
         if env.get("UDB_TRUST_ANCHORS"):
@@ -182,6 +190,7 @@ class Settings:
             "UDB_MAX_BODY_BYTES": str(self.max_body_bytes),
             "UDB_FUTURE_TOLERANCE_S": str(int(self.future_tolerance.total_seconds())),
             "UDB_THREADS": str(self.threads),
+            "UDB_FETCH_PAGE_SIZE": str(self.fetch_page_size),
             "UDB_PUBLIC_URL": self.public_url or "",
             "UDB_TRUST_ANCHORS": self.trust_anchors or "",
             "UDB_WSSE_ALLOW_SHA1": "true" if self.allow_sha1 else "false",

@@ -9,9 +9,9 @@ from typing import Final
 IPL: Final = "http://ipl.stil.dk/services/udb/indberetningkontaktjoboguddoensker/v1.0"
 #: Business layer of UDB (the report and IndberetningSvar).
 UDB: Final = "http://www.udb.stil.dk/indberetningkontaktjoboguddoensker/v1"
-#: IPL wrapper of the read-back service HentKontaktJobOgUddOensker v1 (its faults and Ping too).
-IPL_HENT: Final = "http://ipl.stil.dk/services/udb/hentkontaktjoboguddoensker/v1.0"
-#: Business layer of the read-back (the request and HentSvar); its blocks are in :data:`UDB`.
+#: IPL wrapper of the read-back service HentKontaktJobOgUddOensker v1 (its own faults and Ping).
+HENT_IPL: Final = "http://ipl.stil.dk/services/udb/hentkontaktjoboguddoensker/v1.0"
+#: Business layer of the read-back (the request and HentSvar; the blocks' types are UDB's).
 HENT: Final = "http://www.udb.stil.dk/hentkontaktjoboguddoensker/v1"
 
 SOAP12_ENV: Final = "http://www.w3.org/2003/05/soap-envelope"

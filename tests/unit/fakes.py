@@ -45,6 +45,7 @@ from udb.domain.model import (
     Person,
     PersonStatus,
 )
+from udb.domain.readback import HeldBlock
 from udb.storage import base, operator
 from udb.storage.base import IntegrityError, StorageError
 from udb.storage.records import (
@@ -81,6 +82,8 @@ class Data:
     runs: list[RetentionRun] = field(default_factory=list)
     #: the test environment (tests/unit/fake_testenv.py): marked, slots, persons, ...
     testenv: TestEnvData = field(default_factory=TestEnvData)
+    #: the read-back's token key (made on first use)
+    readback_key: bytes | None = None
 
     def copy(self) -> Data:
         return Data(
@@ -98,6 +101,7 @@ class Data:
             dict(self.updated),
             list(self.runs),
             self.testenv.copy(),
+            self.readback_key,
         )
 
 
@@ -191,6 +195,7 @@ class FakeUnitOfWork(base.UnitOfWork):
         self.statistics = _Statistics(self)
         self.retention = FakeRetention(self)
         self.testenv = FakeTestEnvironment(self)
+        self.readback = _ReadBack(self)
 
     def __enter__(self) -> FakeUnitOfWork:
         if self.store.closed:
@@ -523,6 +528,60 @@ class _Reports(_Repo, base.Reports):
             data.current[key] = index
             return True
         return False
+
+
+class _ReadBack(_Repo, base.ReadBack):
+    def persons(self, cprs: Sequence[str]) -> dict[str, Person]:
+        data = self.uow.data("readback.persons")
+        return {cpr: data.persons[cpr] for cpr in cprs if cpr in data.persons}
+
+    def _current(self, data: Data, cpr: str) -> dict[BlockKind, HeldBlock]:
+        found = {}
+        for (who, kind), index in data.current.items():
+            if who == cpr:
+                report_id, _, block = data.history[index]
+                report = data.reports[report_id]
+                system = next(s for s in data.systems.values() if s.id == report.system_id)
+                found[kind] = HeldBlock(block, report.received_at, system.name)
+        return found
+
+    def current(self, cprs: Sequence[str]) -> dict[str, dict[BlockKind, HeldBlock]]:
+        data = self.uow.data("readback.current")
+        found = {cpr: self._current(data, cpr) for cpr in dict.fromkeys(cprs)}
+        return {cpr: blocks for cpr, blocks in found.items() if blocks}
+
+    def changed(
+        self,
+        *,
+        municipality_code: int,
+        born_after: date,
+        since: datetime,
+        until: datetime,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> builtins.list[tuple[str, datetime]]:
+        data = self.uow.data("readback.changed")
+        start = after if after is not None else (since, "")
+        listed = []
+        for person in data.persons.values():
+            if person.municipality_code != municipality_code or not person.resident:
+                continue
+            if person.birth_date <= born_after:
+                continue
+            blocks = self._current(data, person.cpr)
+            if not blocks:
+                continue
+            latest = max(b.received_at for b in blocks.values())
+            if since < latest <= until and (latest, person.cpr) > start:
+                listed.append((person.cpr, latest))
+        return sorted(listed, key=lambda row: (row[1], row[0]))[:limit]
+
+    def token_key(self) -> bytes:
+        data = self.uow.data("readback.token_key")
+        if data.readback_key is None:
+            data.readback_key = b"fake-key-" * 4
+            self.uow.wrote()
+        return data.readback_key
 
 
 class _Statistics(_Repo, operator.Statistics):

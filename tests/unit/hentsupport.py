@@ -79,7 +79,7 @@ def _u(local: str) -> str:
 
 
 def _i(local: str) -> str:
-    return ns.qname(ns.IPL_HENT, local)
+    return ns.qname(ns.HENT_IPL, local)
 
 
 def _add(parent: etree._Element, tag: str, text: str) -> None:
@@ -173,7 +173,7 @@ def reply(request: httpx.Request, svar: etree._Element) -> httpx.Response:
 def fault(code: str, *, sender: bool = True, status: int | None = None) -> httpx.Response:
     """A SOAP 1.2 fault with its ``ServiceFaultDetailer`` in the read-back's IPL namespace."""
     s = functools.partial(ns.qname, ns.SOAP12_ENV)
-    env = etree.Element(s("Envelope"), nsmap={"s": ns.SOAP12_ENV, "h1": ns.IPL_HENT})
+    env = etree.Element(s("Envelope"), nsmap={"s": ns.SOAP12_ENV, "h1": ns.HENT_IPL})
     body_fault = etree.SubElement(etree.SubElement(env, s("Body")), s("Fault"))
     _add(
         etree.SubElement(body_fault, s("Code")), s("Value"), "s:Sender" if sender else "s:Receiver"

@@ -77,5 +77,6 @@ def test_every_exposed_metric_is_documented(exposed: set[str]) -> None:
         "udb_reports",
         "udb_reports_repeated",
         "udb_faults",
+        "udb_reads",
     }
     assert families == documented

@@ -181,7 +181,7 @@ def test_requests_are_signed() -> None:
     parsed = envelope.parse(service.requests[0].content, SoapVersion.SOAP12)
     verified = wssecurity.verify(parsed, policy=wssecurity.SecurityPolicy(), now=utc_now())
     assert isinstance(verified, wssecurity.VerifiedMessage)
-    assert verified.payload.tag == ns.qname(ns.IPL_HENT, "HentKontaktJobOgUddOenskerRequest")
+    assert verified.payload.tag == ns.qname(ns.HENT_IPL, "HentKontaktJobOgUddOenskerRequest")
 
 
 # faults and retries -------------------------------------------------------------------------

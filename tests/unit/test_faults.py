@@ -104,6 +104,7 @@ def test_details_of_unexpected_errors_are_never_passed_on() -> None:
 def test_one_table_maps_exceptions_to_faults() -> None:
     assert {cls.__name__: spec.error_code for cls, spec in faults.FAULTS.items()} == {
         "InvalidRequest": "IPL000002",
+        "BadSideToken": "IPL000002",
         "SecurityError": "IPL000003",
         "Replayed": "IPL000003",
         "AccessDenied": "IPL000004",

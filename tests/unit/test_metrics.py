@@ -100,7 +100,9 @@ def test_no_label_takes_a_value_from_the_request(registry: CollectorRegistry) ->
         for sample in family.samples
         for value in sample.labels.values()
     }
-    allowed = {*RESULTS, *FAULT_CODES, "report", "ping"} | {str(b) for b in DURATION_BUCKETS}
+    allowed = {*RESULTS, *FAULT_CODES, "answered", "report", "ping", "fetch"} | {
+        str(b) for b in DURATION_BUCKETS
+    }
     assert labels <= allowed | {"+Inf"}
 
 
@@ -204,3 +206,20 @@ def test_the_replay_cache_gauge_counts_the_signatures_still_kept(tmp_path: Path)
     registry = CollectorRegistry()
     registry.register(ServiceCollector(DatabaseCheck(url)))
     assert registry.get_sample_value("udb_replay_cache_entries") == 2
+
+
+def test_reads_are_counted_and_timed_as_fetch(registry: CollectorRegistry) -> None:
+    observe = RequestMetrics(registry)
+    observe(record("Hent", "answered", duration_ms=2.0, masked_cpr="150308-****"))
+    observe(record("Hent", "answered"))
+    observe(record("Hent", "fault", "IPL000004", http_status=400))
+
+    def get(name: str, **labels: str) -> float | None:
+        return registry.get_sample_value(name, labels)
+
+    assert get("udb_reads_total", result="answered") == 2
+    assert get("udb_reads_total", result="IPL000004") == 1
+    assert get("udb_reads_total", result="IPL000002") == 0
+    assert get("udb_faults_total", code="IPL000004") == 1
+    assert get("udb_reports_total", result="accepted") == 0
+    assert get("udb_request_duration_seconds_count", operation="fetch") == 3

@@ -1,9 +1,12 @@
 """The ASGI application.
 
-One path, ``/services/UDB/IndberetningKontaktJobOgUddOensker/v1``:
+Two paths, one per service of the contract: ``/services/UDB/IndberetningKontaktJobOgUddOensker/v1``
+(the reports) and ``/services/UDB/HentKontaktJobOgUddOensker/v1`` (the read-back). On each:
 
-* ``POST`` - a SOAP 1.2 (``application/soap+xml``) or 1.1 (``text/xml``) request;
-* ``GET ?wsdl`` - the WSDL, its ``soap:address`` taken from the request's host;
+* ``POST`` - a SOAP 1.2 (``application/soap+xml``) or 1.1 (``text/xml``) request, to
+  that service's endpoint (:class:`~udb.api.endpoint.Endpoint`,
+  :class:`~udb.api.readback.ReadbackEndpoint`);
+* ``GET ?wsdl`` - the service's WSDL, its ``soap:address`` taken from the request's host;
 * ``GET ?xsd=NAME`` - one of the schemas the WSDL imports.
 
 The body is read in chunks and reading stops as soon as it passes the limit
@@ -24,10 +27,12 @@ from urllib.parse import parse_qs
 from udb import contract
 from udb.api.endpoint import Endpoint, Reply
 from udb.api.metrics import RequestMetrics
+from udb.api.readback import ReadbackEndpoint
 from udb.config import Settings
-from udb.contract import ENDPOINT_PATH
+from udb.contract import ENDPOINT_PATH, READBACK, REPORT, ServiceContract
 from udb.domain.clock import utc_now
 from udb.service import reports, testenv
+from udb.service.readback import ReadPolicy
 from udb.service.reports import ReportPolicy
 from udb.service.requests import RequestLogWriter
 from udb.storage import Store, open_store
@@ -59,6 +64,7 @@ class UdbApp:
         self._store = store
         self._owns_store = store is None
         self._endpoint: Endpoint | None = None
+        self._readback: ReadbackEndpoint | None = None
         self._pool: ThreadPoolExecutor | None = None
         #: True when the database is a test environment (``udb testenv init``)
         self.test_environment = False
@@ -78,12 +84,20 @@ class UdbApp:
                 "TEST ENVIRONMENT: the test persons' scenarios apply and every request of an "
                 "enrolled system is kept in full; never send real personal data here"
             )
+        metrics, request_log = RequestMetrics(), RequestLogWriter(store)
+        self._readback = ReadbackEndpoint(
+            store,
+            ReadPolicy(page_size=self.settings.fetch_page_size),
+            security=security,
+            observers=[metrics],
+            afterwards=[request_log],
+        )
         self._endpoint = Endpoint(
             store,
             ReportPolicy(future_tolerance=self.settings.future_tolerance),
             security=security,
-            observers=[RequestMetrics()],
-            afterwards=[RequestLogWriter(store)],
+            observers=[metrics],
+            afterwards=[request_log],
             submit=testenv.Scenarios(delay=self.settings.testenv_delay.total_seconds())
             if self.test_environment
             else reports.submit,
@@ -98,6 +112,7 @@ class UdbApp:
         if self._store is not None and self._owns_store:
             self._store.close()
         self._endpoint = None
+        self._readback = None
 
     @property
     def endpoint(self) -> Endpoint:
@@ -105,6 +120,16 @@ class UdbApp:
         if self._endpoint is None:
             self.startup()
         endpoint = self._endpoint
+        if endpoint is None:  # pragma: no cover - startup() sets it or raises
+            raise RuntimeError("the application did not start")
+        return endpoint
+
+    @property
+    def readback(self) -> ReadbackEndpoint:
+        """The read-back service's endpoint (started like :attr:`endpoint`)."""
+        if self._readback is None:
+            self.startup()
+        endpoint = self._readback
         if endpoint is None:  # pragma: no cover - startup() sets it or raises
             raise RuntimeError("the application did not start")
         return endpoint
@@ -134,20 +159,23 @@ class UdbApp:
                 return
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
-        path = scope.get("path", "")
-        if path.rstrip("/") != ENDPOINT_PATH:
+        path = scope.get("path", "").rstrip("/")
+        service = _SERVICES.get(path)
+        if service is None:
             await _plain(send, 404, "Not found. The service is at " + ENDPOINT_PATH + "\n")
             return
         method = scope.get("method", "GET")
         if method == "POST":
-            await self._post(scope, receive, send)
+            await self._post(scope, receive, send, service)
         elif method in ("GET", "HEAD"):
-            await self._get(scope, send, head=method == "HEAD")
+            await self._get(scope, send, service, head=method == "HEAD")
         else:
             await _plain(send, 405, "Method not allowed\n", [(b"allow", b"GET, HEAD, POST")])
 
-    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = self.endpoint
+    async def _post(
+        self, scope: Scope, receive: Receive, send: Send, service: ServiceContract
+    ) -> None:
+        endpoint = self.endpoint if service is REPORT else self.readback
         received_at = utc_now()
         headers = _headers(scope)
         content_type = headers.get("content-type")
@@ -169,20 +197,22 @@ class UdbApp:
         # the request log, once the answer is out: a slow database delays no answer
         await loop.run_in_executor(self._pool, endpoint.after, reply)
 
-    async def _get(self, scope: Scope, send: Send, *, head: bool) -> None:
+    async def _get(self, scope: Scope, send: Send, service: ServiceContract, *, head: bool) -> None:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
-        url = self._endpoint_url(scope)
+        url = self._endpoint_url(scope, service)
         self.startup()  # knows whether this is a test environment (done once)
         if "wsdl" in query or "WSDL" in query:
-            document = contract.wsdl_document(url, test_environment=self.test_environment)
+            document = contract.wsdl_document(
+                url, test_environment=self.test_environment, service=service
+            )
         elif "xsd" in query:
-            schema = contract.xsd_document(query["xsd"][0], url)
+            schema = contract.xsd_document(query["xsd"][0], url, service)
             if schema is None:
                 await _plain(send, 404, "Unknown schema\n")
                 return
             document = schema
         else:
-            text = f"UDB IndberetningKontaktJobOgUddOensker v1. WSDL: {url}?wsdl\n"
+            text = f"UDB {service.name} v1. WSDL: {url}?wsdl\n"
             await _plain(send, 200, text)
             return
         headers = [
@@ -192,16 +222,20 @@ class UdbApp:
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         await send({"type": "http.response.body", "body": b"" if head else document})
 
-    def _endpoint_url(self, scope: Scope) -> str:
-        """The endpoint's URL: the configured public URL, else as the caller addressed it."""
+    def _endpoint_url(self, scope: Scope, service: ServiceContract = REPORT) -> str:
+        """The service's URL: the configured public URL, else as the caller addressed it."""
         if self.settings.public_url:
-            return self.settings.public_url.rstrip("/") + ENDPOINT_PATH
+            return self.settings.public_url.rstrip("/") + service.path
         scheme = "https" if scope.get("scheme") == "https" else "http"
         host = _headers(scope).get("host", "")
         if not _HOST.match(host):
             server = scope.get("server") or ("localhost", 8080)
             host = f"{server[0]}:{server[1]}"
-        return f"{scheme}://{host}{ENDPOINT_PATH}"
+        return f"{scheme}://{host}{service.path}"
+
+
+#: the services by their path
+_SERVICES: dict[str, ServiceContract] = {REPORT.path: REPORT, READBACK.path: READBACK}
 
 
 def _headers(scope: Scope) -> dict[str, str]:

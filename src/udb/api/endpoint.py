@@ -32,6 +32,7 @@ from datetime import datetime
 
 from udb import wssecurity
 from udb.config import Security
+from udb.contract import REPORT, ServiceContract
 from udb.contract.violations import Violation
 from udb.domain import cpr as cprnr
 from udb.domain.clock import utc_now
@@ -76,6 +77,10 @@ class _Trace:
     message: wssecurity.VerifiedMessage | wssecurity.UnsignedMessage | None = None
     repeated: bool = False
     extra: dict[str, object] = field(default_factory=dict)
+    #: who and what a request other than a report was about (a read), for its record
+    system_name: str | None = None
+    institution_number: int | None = None
+    masked_cpr: str | None = None
 
 
 def _exchange(body: bytes, record: RequestRecord, trace: _Trace) -> Exchange:
@@ -128,6 +133,7 @@ class Endpoint:
         afterwards: Sequence[RequestObserver] = (),
         submit: Callable[[Submission, Store, reports.ReportPolicy], Outcome] = reports.submit,
         exchanges: Sequence[Callable[[Exchange], None]] = (),
+        service: ServiceContract = REPORT,
     ) -> None:
         self.store = store
         self.policy = policy
@@ -143,6 +149,8 @@ class Endpoint:
         self.submit = submit
         #: called by :meth:`after` with every request in full (the test environment only)
         self.exchanges = tuple(exchanges)
+        #: the service whose schema, namespace and operations this endpoint serves
+        self.service = service
 
     def post(self, body: bytes, content_type: str | None, received_at: datetime) -> Reply:
         """Answer one POSTed request; log one line about it and tell the observers."""
@@ -156,20 +164,30 @@ class Endpoint:
             parsed = envelope.parse(body, version)  # 2
             message = wssecurity.verify(parsed, policy=self.security.policy, now=self.clock())  # 3
             trace.message = message
-            request = envelope.checked_payload(parsed, message)  # 4
+            request = envelope.checked_payload(parsed, message, self.service)  # 4
             self._admit(message, correlation_id)
-            asked = messages.operation(request)
-            trace.operation = asked.value
-            if asked is messages.Operation.PING:
-                reply = self._ping(request, message, received_at, correlation_id, trace)
-            else:
-                reply = self._report(request, message, received_at, correlation_id, trace)
+            reply = self._answer(request, message, received_at, correlation_id, trace)  # 5-7
         except Exception as exc:  # 7: every failure becomes the fault of the table
             reply = self.fault(version, exc, correlation_id, trace)
         reply = self._done(trace, reply, version, received_at, started)
         if self.exchanges and reply.record is not None:
             reply = replace(reply, exchange=_exchange(body, reply.record, trace))
         return reply
+
+    def _answer(
+        self,
+        request: envelope.CheckedRequest,
+        message: wssecurity.VerifiedMessage | wssecurity.UnsignedMessage,
+        received_at: datetime,
+        correlation_id: str,
+        trace: _Trace,
+    ) -> Reply:
+        """Steps 5-7 for the operation ``request`` asks for: Ping or the report."""
+        asked = messages.operation(request)
+        trace.operation = asked.value
+        if asked is messages.Operation.PING:
+            return self._ping(request, message, received_at, correlation_id, trace)
+        return self._report(request, message, received_at, correlation_id, trace)
 
     def after(self, reply: Reply) -> None:
         """Run the observers that may wait (the request log) for an answer already sent.
@@ -206,6 +224,7 @@ class Endpoint:
     ) -> Reply:
         """The request's record: one log line, then every observer; the reply carries it."""
         submission = trace.submission
+        masked_cpr = trace.masked_cpr if submission is None else cprnr.mask(submission.report.cpr)
         record = RequestRecord(
             received_at=received_at,
             correlation_id=reply.correlation_id,
@@ -216,9 +235,11 @@ class Endpoint:
             http_status=reply.status,
             soap_version=version.value,
             duration_ms=(time.perf_counter() - started) * 1000,
-            system_name=None if submission is None else submission.system_name,
-            institution_number=None if submission is None else submission.report.institution_number,
-            masked_cpr=None if submission is None else cprnr.mask(submission.report.cpr),
+            system_name=trace.system_name if submission is None else submission.system_name,
+            institution_number=trace.institution_number
+            if submission is None
+            else submission.report.institution_number,
+            masked_cpr=masked_cpr,
             repeated=trace.repeated,
         )
         log.info(
@@ -314,6 +335,7 @@ class Endpoint:
             correlation_id=correlation_id,
             now=self.clock(),
             details=details,
+            namespace=self.service.ipl_ns,
         )
         return Reply(
             faults.http_status(spec, version),

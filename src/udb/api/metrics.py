@@ -40,6 +40,7 @@ from udb.storage.migrations import latest_version
 __all__ = [
     "DURATION_BUCKETS",
     "FAULT_CODES",
+    "READ_RESULTS",
     "RESULTS",
     "DatabaseCheck",
     "DatabaseState",
@@ -51,8 +52,10 @@ __all__ = [
 RESULTS = ("accepted", *(str(int(code)) for code in ErrorCode))
 #: ``code`` of ``udb_faults_total``
 FAULT_CODES = tuple(spec.error_code for spec in faults.ALL)
+#: ``result`` of ``udb_reads_total``: answered, or the ErrorCode of the fault that refused it
+READ_RESULTS = ("answered", *FAULT_CODES)
 #: RequestRecord.operation -> ``operation`` of ``udb_request_duration_seconds``
-OPERATIONS = {"Indberetning": "report", "Ping": "ping"}
+OPERATIONS = {"Indberetning": "report", "Ping": "ping", "Hent": "fetch"}
 #: from a cached answer (~1 ms) to the longest a request may take during an outage
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
 
@@ -82,6 +85,12 @@ class RequestMetrics:
         self.faults = Counter(
             "udb_faults", "SOAP faults answered, by IPL ErrorCode.", ["code"], registry=registry
         )
+        self.reads = Counter(
+            "udb_reads",
+            "Read-back requests (HentKontaktJobOgUddOensker): answered, or the fault's ErrorCode.",
+            ["result"],
+            registry=registry,
+        )
         self.duration = Histogram(
             "udb_request_duration_seconds",
             "Time from the body read to the answer made, by operation.",
@@ -94,6 +103,8 @@ class RequestMetrics:
             self.reports.labels(result)
         for code in FAULT_CODES:
             self.faults.labels(code)
+        for result in READ_RESULTS:
+            self.reads.labels(result)
         for operation in OPERATIONS.values():
             self.duration.labels(operation)
 
@@ -106,6 +117,10 @@ class RequestMetrics:
             self.faults.labels(record.code).inc()
         if record.repeated:
             self.repeated.inc()
+        if record.operation == "Hent":
+            result = "answered" if record.outcome == "answered" else record.code
+            if result in READ_RESULTS:
+                self.reads.labels(result).inc()
         operation = OPERATIONS.get(record.operation)
         if operation is not None:
             self.duration.labels(operation).observe(record.duration_ms / 1000)

@@ -24,7 +24,7 @@ from udb.cli.common import database_option, open_migrated
 from udb.cli.preflight import ListenAddress, check_addresses, check_tls
 from udb.cli.retention import start_scheduled, stop_scheduled
 from udb.config import ConfigError, Settings
-from udb.contract import ENDPOINT_PATH
+from udb.contract import ENDPOINT_PATH, READBACK_PATH
 from udb.logs import LOG_FORMATS, LOG_LEVELS, logging_config
 
 
@@ -43,6 +43,13 @@ from udb.logs import LOG_FORMATS, LOG_LEVELS, logging_config
     type=click.IntRange(1, 256),
     default=None,
     help="Request-handling threads per worker  [env: UDB_THREADS; default: 8]",
+)
+@click.option(
+    "--fetch-page-size",
+    type=click.IntRange(1, 5000),
+    default=None,
+    help="Persons per page of a read-back changes listing (HentKontaktJobOgUddOensker)  "
+    "[env: UDB_FETCH_PAGE_SIZE; default: 500]",
 )
 @click.option(
     "--max-body-bytes",
@@ -127,6 +134,7 @@ def serve(
     port: int,
     workers: int,
     threads: int | None,
+    fetch_page_size: int | None,
     max_body_bytes: int | None,
     future_tolerance: int | None,
     public_url: str | None,
@@ -145,7 +153,8 @@ def serve(
     """Run the service; the database schema is migrated first.
 
     The endpoint is POST /services/UDB/IndberetningKontaktJobOgUddOensker/v1;
-    GET ?wsdl on the same path returns the WSDL.
+    GET ?wsdl on the same path returns the WSDL. The read-back service is at
+    /services/UDB/HentKontaktJobOgUddOensker/v1 (its WSDL at ?wsdl there).
 
     Before anything is served, the addresses, the TLS files, the trust anchors
     and the database are checked; a problem ends the command with one line
@@ -162,6 +171,7 @@ def serve(
         settings = Settings.from_env(
             database_url=database_url,
             threads=threads,
+            fetch_page_size=fetch_page_size,
             max_body_bytes=max_body_bytes,
             future_tolerance=None
             if future_tolerance is None
@@ -201,6 +211,7 @@ def serve(
         settings.database_url.split("://", 1)[0],
         ", client certificates required" if client_ca else "",
     )
+    log.info("read-back service on %s://%s%s", scheme, addresses[0], READBACK_PATH)
     if settings.insecure_dev_mode:
         log.warning(
             "INSECURE DEV MODE: unsigned requests are accepted and the caller is whoever "

@@ -41,19 +41,20 @@ from udb.client._exceptions import ReportError, UnexpectedResponse
 from udb.client._fetched import Fetched, FetchedPerson
 from udb.client._report import Contact, EducationWish, JobWish
 from udb.client._wire import payload, xs_datetime
+from udb.contract import READBACK_PATH
 from udb.domain import cpr as _cpr
 from udb.domain.clock import to_instant
 
 __all__ = ["FETCH_ENDPOINT_PATH", "MAX_CPRS", "HentAnswer", "fetch_envelope", "read_hent_answer"]
 
 #: The read-back service's path below the base URL (next to the report service's).
-FETCH_ENDPOINT_PATH = "/services/UDB/HentKontaktJobOgUddOensker/v1"
+FETCH_ENDPOINT_PATH = READBACK_PATH
 #: CPR numbers one request may ask for (the SDK splits longer lists).
 MAX_CPRS = 100
 
 
 def _i(local: str) -> str:
-    return ns.qname(ns.IPL_HENT, local)
+    return ns.qname(ns.HENT_IPL, local)
 
 
 def _h(local: str) -> str:
@@ -84,7 +85,7 @@ def fetch_envelope(
     wrapper = etree.SubElement(
         body,
         _i("HentKontaktJobOgUddOenskerRequest"),
-        nsmap={"h1": ns.IPL_HENT, "hent": ns.HENT},
+        nsmap={"h1": ns.HENT_IPL, "hent": ns.HENT},
     )
     identifier = etree.SubElement(wrapper, _i("Identifier"))
     _add(identifier, _i("SystemName"), system_name)
@@ -211,7 +212,7 @@ def read_hent_answer(
     Raises the fault the answer holds (its ``ServiceFaultDetailer`` in the
     read-back's IPL namespace), or :class:`UnexpectedResponse`.
     """
-    answer = payload(status, content, correlation_id, ipl=ns.IPL_HENT)
+    answer = payload(status, content, correlation_id, ipl=ns.HENT_IPL)
     reader = _Reader(status, correlation_id)
     if answer.tag != _i("HentKontaktJobOgUddOenskerResponse"):
         raise reader.unexpected("the answer is not a HentKontaktJobOgUddOenskerResponse")

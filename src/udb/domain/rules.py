@@ -135,6 +135,42 @@ RULES: tuple[Callable[[Facts], ErrorCode | None], ...] = (
 )
 
 
+#: the rules that decide whether a person may be read (HentKontaktJobOgUddOensker): the
+#: report rules about the person, in the same order (280 is about a report's blocks)
+READ_RULES: tuple[Callable[[Facts], ErrorCode | None], ...] = (
+    unknown_or_not_resident,
+    not_home_municipality_kui,
+    past_age_limit,
+)
+
+
+def check_read(facts: Facts) -> ErrorCode | None:
+    """14, 86 or 15 for a person the caller may not read (in that order), or ``None``.
+
+    ``facts.report`` names the person and the institution (it carries no blocks).
+    """
+    for rule in READ_RULES:
+        code = rule(facts)
+        if code is not None:
+            return code
+    return None
+
+
+def latest_birth_date_past_limit(on: date) -> date:
+    """The latest birth date of a person who has turned 25 on ``on`` (rule 15).
+
+    Everyone born after it is under 25 on ``on``.
+
+    >>> latest_birth_date_past_limit(date(2028, 2, 29))
+    datetime.date(2003, 2, 28)
+    """
+    try:
+        candidate = on.replace(year=on.year - AGE_LIMIT_YEARS)
+    except ValueError:  # 29 February, in a year that has none
+        candidate = date(on.year - AGE_LIMIT_YEARS, 2, 28)
+    return candidate
+
+
 def check_report(facts: Facts) -> ErrorCode | None:
     """The first error code the report earns, in the contract's order, or ``None``."""
     for rule in RULES:

@@ -43,16 +43,26 @@ def identify(submission: Submission, found: ClientSystem | None) -> ClientSystem
     (insecure development mode only) is from the system named in ``SystemName``.
     A disabled system (``udb systems disable``) is refused either way.
     """
-    if submission.signature is not None:
+    system = identify_caller(submission.system_name, found, signed=submission.signature is not None)
+    check_recipient(submission.report, system.name)
+    return system
+
+
+def identify_caller(system_name: str, found: ClientSystem | None, *, signed: bool) -> ClientSystem:
+    """The registered, enabled system that ``found`` and ``Identifier/SystemName`` name.
+
+    Shared by every use case that authenticates a caller (a report, a read):
+    see :func:`identify`. IPL000004 otherwise.
+    """
+    if signed:
         if found is None:
             raise AccessDenied(NOT_PINNED)
-        if submission.system_name != found.name:
+        if system_name != found.name:
             raise AccessDenied("Identifier/SystemName is not the system of the signing certificate")
     elif found is None:
         raise AccessDenied("SystemName is not a registered client system")
     if found.disabled:
         raise AccessDenied(SYSTEM_DISABLED)
-    check_recipient(submission.report, found.name)
     return found
 
 

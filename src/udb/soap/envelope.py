@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from lxml import etree
 
 from udb import ns, safexml
-from udb.contract import validate
+from udb.contract import REPORT, ServiceContract, validate
 from udb.contract.violations import Violation, at, syntax_violation
 from udb.soap.faults import InvalidRequest
 from udb.soap.version import SoapVersion
@@ -137,7 +137,9 @@ def _must_understand(block: etree._Element, version: SoapVersion) -> bool:
 
 
 def checked_payload(
-    parsed: ParsedEnvelope, message: VerifiedMessage | UnsignedMessage
+    parsed: ParsedEnvelope,
+    message: VerifiedMessage | UnsignedMessage,
+    service: ServiceContract = REPORT,
 ) -> CheckedRequest:
     """The structure of the envelope around ``message``'s Body, and its payload validated.
 
@@ -146,7 +148,7 @@ def checked_payload(
     (IPL000002) unless the envelope holds an optional Header and then that one
     Body, the Body exactly one element, no header block is marked
     ``mustUnderstand`` that the service does not process, and the element is
-    valid against the contract (each violation with its line and column).
+    valid against ``service``'s schema (each violation with its line and column).
     """
     data = parsed.source
 
@@ -175,7 +177,7 @@ def checked_payload(
                     f"header block {etree.QName(block).localname} is marked mustUnderstand "
                     "but is not supported by this service",
                 )
-    violations = validate(payload[0], data)
+    violations = validate(payload[0], data, service)
     if violations:
         raise InvalidRequest(violations)
     return CheckedRequest(parsed.version, header, payload[0], data)

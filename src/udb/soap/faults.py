@@ -41,6 +41,7 @@ from udb.contract.faults import (
 from udb.contract.violations import Violation
 from udb.domain.clock import DANISH_TZ
 from udb.service.errors import AccessDenied, Replayed, ServiceError, TransactionIdReused
+from udb.service.readback import BadSideToken
 from udb.soap.version import SoapVersion
 from udb.wssecurity import SecurityError
 
@@ -96,6 +97,7 @@ class BodyTooLarge(Exception):
 FAULTS: Final[Mapping[type[Exception], FaultSpec]] = MappingProxyType(
     {
         InvalidRequest: SCHEMA,
+        BadSideToken: SCHEMA,
         SecurityError: SECURITY,
         Replayed: SECURITY,
         AccessDenied: ACCESS_DENIED,
@@ -141,8 +143,9 @@ def build(
     correlation_id: str,
     now: datetime,
     details: str | None,
+    namespace: str = ns.IPL,
 ) -> bytes:
-    """A fault envelope::
+    """A fault envelope (``namespace``: the service's IPL namespace, of ServiceFaultDetailer)::
 
     <s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-envelope">
       <s:Body><s:Fault>
@@ -175,7 +178,7 @@ def build(
         etree.SubElement(fault, "faultstring").text = spec.reason
         detail = etree.SubElement(fault, "detail")
     detailer = etree.SubElement(
-        detail, ns.qname(ns.IPL, "ServiceFaultDetailer"), nsmap={None: ns.IPL}
+        detail, ns.qname(namespace, "ServiceFaultDetailer"), nsmap={None: namespace}
     )
     for name, content in (
         ("CorrelationID", correlation_id),
@@ -185,5 +188,5 @@ def build(
         ("Details", details),
     ):
         if content is not None:
-            etree.SubElement(detailer, ns.qname(ns.IPL, name)).text = content
+            etree.SubElement(detailer, ns.qname(namespace, name)).text = content
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))

@@ -23,12 +23,14 @@ from types import TracebackType
 
 from udb.domain.model import (
     Block,
+    BlockKind,
     ClientCertificate,
     ClientSystem,
     Institution,
     Municipality,
     Person,
 )
+from udb.domain.readback import HeldBlock
 from udb.storage.operator import RequestLog, Retention, Statistics, TestEnvironment
 from udb.storage.records import (
     ApplyCounts,
@@ -209,6 +211,41 @@ class CprImports(abc.ABC):
         """All applied files, oldest first."""
 
 
+class ReadBack(abc.ABC):
+    """What the read-back service (HentKontaktJobOgUddOensker) reads, and its token key."""
+
+    @abc.abstractmethod
+    def persons(self, cprs: Sequence[str]) -> dict[str, Person]:
+        """The register's persons among ``cprs`` (absent: not in the register)."""
+
+    @abc.abstractmethod
+    def current(self, cprs: Sequence[str]) -> dict[str, dict[BlockKind, HeldBlock]]:
+        """The current blocks of each of ``cprs`` that has any, with their source."""
+
+    @abc.abstractmethod
+    def changed(
+        self,
+        *,
+        municipality_code: int,
+        born_after: date,
+        since: datetime,
+        until: datetime,
+        after: tuple[datetime, str] | None,
+        limit: int,
+    ) -> builtins.list[tuple[str, datetime]]:
+        """One page of a changes listing: ``(cpr, latest receipt)``, at most ``limit``.
+
+        The persons living in Denmark in ``municipality_code``, born after
+        ``born_after``, whose latest receipt of a current block lies in
+        ``(since, until]``; ordered by (latest receipt, CPR number), starting after
+        ``after`` (the last person of the previous page).
+        """
+
+    @abc.abstractmethod
+    def token_key(self) -> bytes:
+        """The key that seals paging tokens, made on first use (shared by every instance)."""
+
+
 class UnitOfWork(abc.ABC):
     """One transaction over all repositories."""
 
@@ -223,6 +260,7 @@ class UnitOfWork(abc.ABC):
     statistics: Statistics
     retention: Retention
     testenv: TestEnvironment
+    readback: ReadBack
 
     def __enter__(self) -> UnitOfWork:
         return self

@@ -16,6 +16,7 @@ from udb.storage import migrations
 from udb.storage.base import StorageError, UnitOfWork
 from udb.storage.sql.dialect import Dialect, Params, SqlConnection
 from udb.storage.sql.persons import SqlPersons, Stage
+from udb.storage.sql.readback import SqlReadBack
 from udb.storage.sql.repositories import (
     SqlCprImports,
     SqlInstitutions,
@@ -53,6 +54,7 @@ class SqlUnitOfWork(UnitOfWork):
         self.statistics = SqlStatistics(db, dialect)
         self.retention = SqlRetention(db, dialect)
         self.testenv = SqlTestEnvironment(db, dialect)
+        self.readback = SqlReadBack(db, dialect)
 
 
 def schema_version(db: SqlConnection, dialect: Dialect) -> int:

@@ -29,6 +29,7 @@ left without an answer by ``--send`` (run again with ``--send --resume``).
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +55,8 @@ from udb.client.cli.send_batch import run_batch
 from udb.client.cli.settings import Connection, Failure, Network, connection_options, resolve
 
 _SHOWN_PROBLEMS = 200
+#: seconds between progress lines while comparing
+_PROGRESS_EVERY = 5.0
 _ADVICE = {
     "newer-in-udb": "UDB holds later blocks than LOCAL: nothing is sent; look at them in the "
     "municipal system",
@@ -191,6 +194,7 @@ def _reconcile(reconciler: Reconciler, connection: Connection, send: bool) -> Re
     if checked.bad:
         raise Failure(f"{checked.bad} bad row(s) in {reconciler.local}; nothing was fetched")
     network = click.get_current_context().find_object(Network)
+    progress = _Progress(checked.rows)
     try:
         with connection.open(network) as client:
             events = reconciler.compare(client, send=send)
@@ -200,6 +204,7 @@ def _reconcile(reconciler: Reconciler, connection: Connection, send: bool) -> Re
                 except StopIteration as stop:
                     summary: ReconcileSummary = stop.value
                     return summary
+                progress.advance()
     except UdbError as error:
         raise Failure(f"{read_failure(error)}; {reconciler.diff} was not written") from None
     except (InputError, ResultsError) as exc:
@@ -208,6 +213,22 @@ def _reconcile(reconciler: Reconciler, connection: Connection, send: bool) -> Re
         raise Failure(f"cannot write {exc.filename or reconciler.diff}: {exc.strerror}") from None
     except KeyboardInterrupt:
         raise Failure(f"interrupted; {reconciler.diff} was not written") from None
+
+
+class _Progress:
+    """A line on standard error every few seconds while a long LOCAL is compared."""
+
+    def __init__(self, total: int) -> None:
+        self.total = total
+        self.done = 0
+        self.last = time.monotonic()
+
+    def advance(self) -> None:
+        self.done += 1
+        now = time.monotonic()
+        if now - self.last >= _PROGRESS_EVERY:
+            self.last = now
+            click.echo(f"compared {self.done:,} of {self.total:,} person(s)", err=True)
 
 
 def _check(reconciler: Reconciler) -> LocalChecked:

@@ -72,6 +72,10 @@ def check_message(
 ) -> None:
     """Explain what the service would refuse in the SOAP request FILE (- reads standard input).
 
+    Reports and Pings of IndberetningKontaktJobOgUddOensker only: a request of the
+    read-back service (HentKontaktJobOgUddOensker) is not checked (its schema is not
+    the report's).
+
     Runs the service's own checks, without a server or a database: well-formed,
     SOAP version against the Content-Type, schema (with line and column),
     WS-Security at --at (signature, Timestamp, certificate, --cert),

@@ -22,13 +22,13 @@ from udb.domain.model import ErrorCode
 from udb.storage.records import RequestRecord
 
 #: what ``--outcome`` takes besides a FejlKode and an IPL code
-OUTCOMES = ("accepted", "rejected", "fault", "up", "down")
+OUTCOMES = ("accepted", "rejected", "fault", "up", "down", "answered")
 _DURATION = re.compile(r"^(\d+)\s*([smhd])$")
 _UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 
 
 class OutcomeFilter(click.ParamType[tuple[str | None, str | None], object]):
-    """``accepted``, ``rejected``, ``fault``, ``up``, ``down``, a FejlKode (``14``) or
+    """``accepted``, ``rejected``, ``fault``, ``up``, ``down``, ``answered``, a FejlKode (``14``) or
     an IPL ErrorCode (``IPL000002``): as (outcome, code) filters."""
 
     name = "outcome"
@@ -119,8 +119,8 @@ def requests_show(correlation_id: str, as_json: bool, database_url: str) -> None
     "--outcome",
     type=OutcomeFilter(),
     metavar="CODE",
-    help="accepted, rejected, fault, up, down, a FejlKode (14, 15, 86, 101, 280) or an IPL "
-    "code (IPL000001 ...).",
+    help="accepted, rejected, fault, up, down, answered (a read-back), a FejlKode "
+    "(14, 15, 86, 101, 280) or an IPL code (IPL000001 ...).",
 )
 @click.option(
     "--since",

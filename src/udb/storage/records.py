@@ -147,9 +147,10 @@ class RequestRecord:
 
     received_at: datetime
     correlation_id: str
-    #: "Indberetning", "Ping", or ``UNREAD`` (refused before its operation was known)
+    #: "Indberetning", "Hent" (a read-back), "Ping", or ``UNREAD`` (refused before its
+    #: operation was known)
     operation: str
-    #: "accepted", "rejected", "fault", "up" or "down"
+    #: "accepted", "rejected", "fault", "up" or "down"; "answered" (a read-back)
     outcome: str
     #: the FejlKode of a rejection ("14"), the ErrorCode of a fault ("IPL000002"), else None
     code: str | None

@@ -27,6 +27,8 @@ from udb.cli.retention import retention
 from udb.cli.serve import serve
 from udb.cli.systems import systems
 from udb.cli.testenv import testenv
+from udb.client.cli.fetch import fetch
+from udb.client.cli.reconcile import reconcile
 from udb.client.cli.send import send
 from udb.client.cli.send_batch import send_batch
 from udb.logs import redact
@@ -102,6 +104,8 @@ main.add_command(retention)
 main.add_command(testenv)
 main.add_command(send)
 main.add_command(send_batch)
+main.add_command(fetch)
+main.add_command(reconcile)
 main.add_command(check_message)
 
 __all__ = ["Commands", "main"]

@@ -23,6 +23,29 @@ A municipal guidance system sends each report as a :class:`Report` and gets a
 :class:`AsyncUdbClient` is the same for asyncio (``await client.send(report)``,
 ``async for item in client.send_many(reports)``).
 
+Reading back (the service HentKontaktJobOgUddOensker v1, on the same base URL
+at :data:`FETCH_ENDPOINT_PATH`): what UDB holds for given CPR numbers, or every
+young person of the municipality whose data changed since a moment::
+
+    persons = client.fetch(751001, ["1503084232", "2002104321"])   # requests of 100
+    for person in persons:                   # a FetchedPerson per number, in order
+        if person.found and person.job is not None:
+            print(person.job.value.text, person.job.reported_by, person.job.received_at)
+        elif not person.found:
+            print(person.code, person.text)  # 14, 86 or 15: no data
+
+    changes = client.changes(751001, since)  # a Changes iterator over every page
+    for person in changes:
+        ...
+    since = changes.until                    # AendretTil: give it as since next time
+
+A block is a :class:`Fetched` (``value``: the :class:`Contact`, :class:`JobWish`
+or :class:`EducationWish`; ``reported_by``; ``received_at``). Reads are signed
+and retried like reports, each attempt with a new transaction id (a read
+stores nothing); they raise the same exceptions (a foreign or tampered page
+token: :class:`SchemaFault`; a system not authorised for the institution's
+changes: :class:`AccessDeniedFault`).
+
 What happens on the way:
 
 * the report is checked against the contract when it is made
@@ -70,6 +93,7 @@ requests, which only ``udb serve --insecure-dev-mode`` accepts.
 """
 
 from udb.client._async import AsyncUdbClient
+from udb.client._changes import AsyncChanges, Changes
 from udb.client._exceptions import (
     AccessDeniedFault,
     BodyTooLargeFault,
@@ -88,6 +112,8 @@ from udb.client._exceptions import (
     UdbError,
     UnexpectedResponse,
 )
+from udb.client._fetched import Fetched, FetchedPerson
+from udb.client._read_wire import FETCH_ENDPOINT_PATH
 from udb.client._report import Contact, EducationWish, JobWish, Report
 from udb.client._result import BatchItem, Result
 from udb.client._retry import RetryPolicy
@@ -97,16 +123,21 @@ from udb.domain.model import ErrorCode, ErrorKind
 
 __all__ = [
     "ENDPOINT_PATH",
+    "FETCH_ENDPOINT_PATH",
     "AccessDeniedFault",
+    "AsyncChanges",
     "AsyncUdbClient",
     "BatchItem",
     "BodyTooLargeFault",
+    "Changes",
     "ConnectError",
     "Contact",
     "EducationWish",
     "ErrorCode",
     "ErrorKind",
     "FaultError",
+    "Fetched",
+    "FetchedPerson",
     "JobWish",
     "NetworkError",
     "Report",

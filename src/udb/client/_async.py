@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import functools
 import os
-from collections.abc import AsyncGenerator, AsyncIterable, Iterable
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterable, Callable, Iterable
+from datetime import datetime
 from types import TracebackType
 from typing import Literal
 
@@ -13,7 +16,10 @@ import httpx
 
 from udb.client import _base, _wire
 from udb.client._base import BatchInput, Core, PemSource
+from udb.client._changes import AsyncChanges
 from udb.client._exceptions import ReportError, UdbError, settle_stored
+from udb.client._fetched import FetchedPerson
+from udb.client._read_wire import MAX_CPRS, HentAnswer
 from udb.client._report import Report
 from udb.client._result import BatchItem, Result
 from udb.client._retry import RetryPolicy
@@ -123,6 +129,33 @@ class AsyncUdbClient:
         status, headers, content = await self._post(await self._seal(_wire.ping_envelope()))
         return self._core.ping_result(status, headers, content)
 
+    async def fetch(self, institution: int, cprs: Iterable[str]) -> list[FetchedPerson]:
+        """What UDB holds for each of ``cprs``, in order; see :meth:`UdbClient.fetch`."""
+        institution = _base.check_institution(institution)
+        numbers = _base.check_cprs(cprs)
+        persons: list[FetchedPerson] = []
+        for start in range(0, len(numbers), MAX_CPRS):
+            chunk = numbers[start : start + MAX_CPRS]
+            answer = await self._read(
+                functools.partial(self._core.fetch_body, institution=institution, cprs=chunk),
+                cprs=chunk,
+            )
+            persons.extend(answer.persons)
+        return persons
+
+    def changes(self, institution: int, since: datetime) -> AsyncChanges:
+        """Every changed person, page after page, for ``async for``; see
+        :meth:`UdbClient.changes` (``.until`` once the last page was read)."""
+        institution = _base.check_institution(institution)
+        since = _base.check_since(since)
+
+        async def page(token: str | None) -> HentAnswer:
+            return await self._read(
+                lambda stid: self._core.fetch_body(stid, institution, since=since, token=token)
+            )
+
+        return AsyncChanges(page)
+
     def send_many(
         self,
         reports: Iterable[BatchInput] | AsyncIterable[BatchInput],
@@ -215,15 +248,40 @@ class AsyncUdbClient:
             status, headers, content, transaction_id=transaction_id, attempts=attempt
         )
 
-    async def _post(self, body: bytes) -> tuple[int, httpx.Headers, bytes]:
-        """POST ``body``; the status, headers and (size-capped) content of the answer."""
+    async def _read(
+        self, build: Callable[[str], bytes], *, cprs: tuple[str, ...] | None = None
+    ) -> HentAnswer:
+        """One read-back request; see :meth:`UdbClient._read`."""
+        schedule = self._core.retry.schedule()
+        while True:
+            attempt = schedule.start_attempt()
+            stid = str(uuid.uuid4())
+            try:
+                status, headers, content = await self._post(
+                    await self._seal(build(stid)), self._core.read_endpoint, _base.MAX_READ_BYTES
+                )
+                return self._core.hent_answer(
+                    status, headers, content, transaction_id=stid, cprs=cprs
+                )
+            except UdbError as exc:
+                error = _base.note_attempt(exc, stid, attempt)
+            delay = schedule.next_delay() if error.retryable else None
+            if delay is None:
+                raise error
+            _base.log_retry(stid, attempt, _base.outcome_name(error), delay)
+            await asyncio.sleep(delay)
+
+    async def _post(
+        self, body: bytes, url: str | None = None, limit: int = _base.MAX_ANSWER_BYTES
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """POST ``body``; see :meth:`UdbClient._post`."""
         try:
             request = self._http.build_request(
-                "POST", self._core.endpoint, content=body, headers=self._core.headers
+                "POST", url or self._core.endpoint, content=body, headers=self._core.headers
             )
             response = await self._http.send(request, stream=True)
             try:
-                answer = _base.CappedBody(response)
+                answer = _base.CappedBody(response, limit)
                 async for chunk in response.aiter_bytes():
                     answer.add(chunk)
             finally:

@@ -10,7 +10,8 @@ import logging
 import os
 import ssl
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Literal, TypeAlias
 
@@ -18,12 +19,14 @@ import httpx
 
 import udb
 from udb import wssecurity
-from udb.client import _wire
+from udb.client import _read_wire, _wire
 from udb.client._exceptions import ReportError, UdbError, UnexpectedResponse
-from udb.client._report import Report, check_text
+from udb.client._read_wire import HentAnswer
+from udb.client._report import INT_MAX, Report, check_text
 from udb.client._result import Result
 from udb.client._retry import RetryPolicy
 from udb.client._transport import transport_error as transport_error
+from udb.domain import cpr as _cpr
 
 log = logging.getLogger("udb.client")
 
@@ -34,6 +37,8 @@ BatchInput: TypeAlias = Report | tuple[Report, str]
 
 #: Answers of this service are small (well under 10 KiB); a larger one is not read to the end.
 MAX_ANSWER_BYTES = 1 << 20
+#: A read-back page (up to 500 persons, each at most a few KiB) is read up to this size.
+MAX_READ_BYTES = 32 << 20
 SOAP12_CONTENT_TYPE = "application/soap+xml; charset=utf-8"
 DEFAULT_RETRY = RetryPolicy()
 
@@ -78,6 +83,11 @@ def endpoint_url(base_url: str) -> str:
     return text if text.endswith(_wire.ENDPOINT_PATH) else text + _wire.ENDPOINT_PATH
 
 
+def read_endpoint_url(endpoint: str) -> str:
+    """The read-back endpoint next to the report ``endpoint`` (same base URL)."""
+    return endpoint[: -len(_wire.ENDPOINT_PATH)] + _read_wire.FETCH_ENDPOINT_PATH
+
+
 def ssl_context(
     ca: str | os.PathLike[str] | None,
     client_cert: tuple[str | os.PathLike[str], str | os.PathLike[str]] | None,
@@ -118,18 +128,19 @@ def check_concurrency(concurrency: int) -> int:
 
 
 class CappedBody:
-    """The body of an answer as it arrives, refused beyond :data:`MAX_ANSWER_BYTES`."""
+    """The body of an answer as it arrives, refused beyond ``limit`` bytes."""
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, response: httpx.Response, limit: int = MAX_ANSWER_BYTES) -> None:
         self._response = response
+        self._limit = limit
         self._chunks: list[bytes] = []
         self._size = 0
 
     def add(self, chunk: bytes) -> None:
         self._size += len(chunk)
-        if self._size > MAX_ANSWER_BYTES:
+        if self._size > self._limit:
             raise UnexpectedResponse(
-                f"the answer is larger than {MAX_ANSWER_BYTES} bytes",
+                f"the answer is larger than {self._limit} bytes",
                 http_status=self._response.status_code,
                 correlation_id=self._response.headers.get("x-correlation-id"),
             )
@@ -154,6 +165,7 @@ class Core:
         retry: RetryPolicy | None,
     ) -> None:
         self.endpoint = endpoint_url(base_url)
+        self.read_endpoint = read_endpoint_url(self.endpoint)
         url = httpx.URL(self.endpoint)
         #: the service's host and port, as messages name it
         self.where = f"{url.host}:{url.port or (443 if url.scheme == 'https' else 80)}"
@@ -238,6 +250,50 @@ class Core:
             attempts=attempts,
         )
 
+    def fetch_body(
+        self,
+        transaction_id: str,
+        institution: int,
+        *,
+        cprs: tuple[str, ...] = (),
+        since: datetime | None = None,
+        token: str | None = None,
+    ) -> bytes:
+        """The unsigned read-back request (see :mod:`udb.client._read_wire`)."""
+        return _read_wire.fetch_envelope(
+            system_name=self.system_name,
+            transaction_id=transaction_id,
+            institution=institution,
+            cprs=cprs,
+            since=since,
+            token=token,
+        )
+
+    def hent_answer(
+        self,
+        status: int,
+        headers: Mapping[str, str],
+        content: bytes,
+        *,
+        transaction_id: str,
+        cprs: tuple[str, ...] | None = None,
+    ) -> HentAnswer:
+        """The ``HentSvar`` of an answer; for ``cprs``, one person per number, in order."""
+        answer = _read_wire.read_hent_answer(
+            status,
+            content,
+            system_name=self.system_name,
+            transaction_id=transaction_id,
+            correlation_id=headers.get("x-correlation-id"),
+        )
+        if cprs is not None and tuple(p.cpr for p in answer.persons) != cprs:
+            raise UnexpectedResponse(
+                "the answer's persons are not the CPR numbers asked for, in their order",
+                http_status=status,
+                correlation_id=answer.correlation_id or None,
+            )
+        return answer
+
     def ping_result(self, status: int, headers: Mapping[str, str], content: bytes) -> bool:
         return _wire.read_ping(status, content, correlation_id=headers.get("x-correlation-id"))
 
@@ -256,6 +312,49 @@ class Core:
             "send_many item",
             f"must be a Report or a (Report, transaction_id) pair, not {type(item).__name__}",
         )
+
+
+def check_institution(institution: object) -> int:
+    """The KUI institution number to read for; :class:`ReportError` if it is not one."""
+    if isinstance(institution, bool) or not isinstance(institution, int):
+        raise ReportError(
+            "institution",
+            f"must be an int, not {type(institution).__name__}",
+            element="KommuneInstitutionNummer",
+        )
+    if not 1 <= institution <= INT_MAX:
+        raise ReportError(
+            "institution",
+            f"must be a whole number from 1 to {INT_MAX}",
+            element="KommuneInstitutionNummer",
+        )
+    return institution
+
+
+def check_cprs(cprs: Iterable[str]) -> tuple[str, ...]:
+    """The CPR numbers to fetch; :class:`ReportError` naming the position, never the value."""
+    if isinstance(cprs, str | bytes):
+        raise ReportError("cprs", "must be an iterable of CPR numbers, not one string")
+    numbers = tuple(cprs)
+    for index, cpr in enumerate(numbers):
+        if not isinstance(cpr, str) or not _cpr.is_cpr_form(cpr):
+            raise ReportError(
+                f"cprs[{index}]", "must be exactly 10 digits 0-9, without a hyphen", element="CPRNr"
+            )
+    return numbers
+
+
+def check_since(since: object) -> datetime:
+    """The AendretSiden of a changes listing: an aware datetime."""
+    if not isinstance(since, datetime):
+        raise ReportError("since", f"must be a datetime, not {type(since).__name__}")
+    if since.tzinfo is None or since.utcoffset() is None:
+        raise ReportError(
+            "since",
+            "must be timezone-aware, e.g. datetime(..., tzinfo=ZoneInfo('Europe/Copenhagen'))",
+            element="AendretSiden",
+        )
+    return since
 
 
 def note_attempt(error: UdbError, transaction_id: str, attempts: int) -> UdbError:

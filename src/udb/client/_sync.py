@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import collections
 import concurrent.futures as cf
+import functools
 import os
 import time
-from collections.abc import Generator, Iterable
+import uuid
+from collections.abc import Callable, Generator, Iterable
+from datetime import datetime
 from types import TracebackType
 from typing import Literal
 
@@ -14,7 +17,10 @@ import httpx
 
 from udb.client import _base, _wire
 from udb.client._base import BatchInput, Core, PemSource
+from udb.client._changes import Changes
 from udb.client._exceptions import ReportError, UdbError, settle_stored
+from udb.client._fetched import FetchedPerson
+from udb.client._read_wire import MAX_CPRS, HentAnswer
 from udb.client._report import Report
 from udb.client._result import BatchItem, Result
 from udb.client._retry import RetryPolicy
@@ -154,6 +160,49 @@ class UdbClient:
         status, headers, content = self._post(self._core.seal(_wire.ping_envelope()))
         return self._core.ping_result(status, headers, content)
 
+    def fetch(self, institution: int, cprs: Iterable[str]) -> list[FetchedPerson]:
+        """What UDB holds for each of ``cprs``: one :class:`FetchedPerson` per number, in order.
+
+        ``institution`` is the KUI institution number the system reads for.
+        Longer lists are asked for in requests of 100. A person the system may
+        not read gets ``code`` 86 and no data, an unknown one 14, one of 25 or
+        older 15. Each request is retried as :meth:`send` is (a read stores
+        nothing: a retry has a new transaction id and a fresh signature).
+        Raises :class:`ReportError` before sending, :class:`FaultError`,
+        :class:`TransportError` or :class:`UnexpectedResponse`.
+        """
+        institution = _base.check_institution(institution)
+        numbers = _base.check_cprs(cprs)
+        persons: list[FetchedPerson] = []
+        for start in range(0, len(numbers), MAX_CPRS):
+            chunk = numbers[start : start + MAX_CPRS]
+            answer = self._read(
+                functools.partial(self._core.fetch_body, institution=institution, cprs=chunk),
+                cprs=chunk,
+            )
+            persons.extend(answer.persons)
+        return persons
+
+    def changes(self, institution: int, since: datetime) -> Changes:
+        """Every young person of the institution's municipality whose data UDB received
+        after ``since`` (aware), page after page (see :class:`Changes`).
+
+        Nothing is sent until the result is iterated. After the last page,
+        ``.until`` is the moment up to which the listing is complete: give it as
+        ``since`` next time. A tampered or foreign page token gets
+        :class:`SchemaFault` (IPL000002), a system not authorised for the
+        institution :class:`AccessDeniedFault` (IPL000004).
+        """
+        institution = _base.check_institution(institution)
+        since = _base.check_since(since)
+
+        def page(token: str | None) -> HentAnswer:
+            return self._read(
+                lambda stid: self._core.fetch_body(stid, institution, since=since, token=token)
+            )
+
+        return Changes(page)
+
     def send_many(
         self,
         reports: Iterable[BatchInput],
@@ -242,15 +291,41 @@ class UdbClient:
             status, headers, content, transaction_id=transaction_id, attempts=attempt
         )
 
-    def _post(self, body: bytes) -> tuple[int, httpx.Headers, bytes]:
-        """POST ``body``; the status, headers and (size-capped) content of the answer."""
+    def _read(
+        self, build: Callable[[str], bytes], *, cprs: tuple[str, ...] | None = None
+    ) -> HentAnswer:
+        """One read-back request, retried by the policy, each attempt a new transaction."""
+        schedule = self._core.retry.schedule()
+        while True:
+            attempt = schedule.start_attempt()
+            stid = str(uuid.uuid4())
+            try:
+                status, headers, content = self._post(
+                    self._core.seal(build(stid)), self._core.read_endpoint, _base.MAX_READ_BYTES
+                )
+                return self._core.hent_answer(
+                    status, headers, content, transaction_id=stid, cprs=cprs
+                )
+            except UdbError as exc:
+                error = _base.note_attempt(exc, stid, attempt)
+            delay = schedule.next_delay() if error.retryable else None
+            if delay is None:
+                raise error
+            _base.log_retry(stid, attempt, _base.outcome_name(error), delay)
+            time.sleep(delay)
+
+    def _post(
+        self, body: bytes, url: str | None = None, limit: int = _base.MAX_ANSWER_BYTES
+    ) -> tuple[int, httpx.Headers, bytes]:
+        """POST ``body`` (to the report endpoint unless ``url``); the status, headers and
+        content of the answer, read up to ``limit`` bytes."""
         try:
             request = self._http.build_request(
-                "POST", self._core.endpoint, content=body, headers=self._core.headers
+                "POST", url or self._core.endpoint, content=body, headers=self._core.headers
             )
             response = self._http.send(request, stream=True)
             try:
-                answer = _base.CappedBody(response)
+                answer = _base.CappedBody(response, limit)
                 for chunk in response.iter_bytes():
                     answer.add(chunk)
             finally:

@@ -44,6 +44,7 @@ from udb.contract import ENDPOINT_PATH
 __all__ = [
     "ENDPOINT_PATH",
     "ReportAnswer",
+    "payload",
     "ping_envelope",
     "read_ping",
     "read_report_answer",
@@ -165,8 +166,14 @@ def _local(tag: object) -> str:
     return etree.QName(tag).localname if isinstance(tag, str) else ""
 
 
-def _payload(status: int, content: bytes, correlation_id: str | None) -> etree._Element:
-    """The Body's element of a SOAP answer; raises the fault it holds."""
+def payload(
+    status: int, content: bytes, correlation_id: str | None, *, ipl: str = ns.IPL
+) -> etree._Element:
+    """The Body's element of a SOAP answer; raises the fault it holds.
+
+    ``ipl`` is the namespace of the service's ``ServiceFaultDetailer`` (each
+    service has its own IPL namespace).
+    """
 
     def unexpected(message: str) -> UnexpectedResponse:
         return UnexpectedResponse(message, http_status=status, correlation_id=correlation_id)
@@ -182,29 +189,30 @@ def _payload(status: int, content: bytes, correlation_id: str | None) -> etree._
     children = [] if body is None else [c for c in body if isinstance(c.tag, str)]
     if len(children) != 1:
         raise unexpected("the answer's SOAP Body does not hold exactly one element")
-    payload = children[0]
-    if payload.tag == ns.qname(env, "Fault"):
-        raise _fault(payload, env, status, correlation_id)
+    element = children[0]
+    if element.tag == ns.qname(env, "Fault"):
+        raise _fault(element, env, status, correlation_id, ipl)
     if status != 200:
         raise unexpected("the answer has an HTTP error status but no SOAP fault")
-    return payload
+    return element
 
 
 def _fault(
-    fault: etree._Element, env: str, status: int, header_correlation_id: str | None
+    fault: etree._Element, env: str, status: int, header_correlation_id: str | None, ipl: str
 ) -> FaultError:
     """The exception for a SOAP 1.2 (or 1.1) fault with an IPL ``ServiceFaultDetailer``."""
+    detailer_tag = ns.qname(ipl, "ServiceFaultDetailer")
     if env == ns.SOAP12_ENV:
         code = fault.findtext(f"{_s('Code')}/{_s('Value')}") or ""
         reason = fault.findtext(f"{_s('Reason')}/{_s('Text')}") or ""
-        detailer = fault.find(f"{_s('Detail')}/{_i('ServiceFaultDetailer')}")
+        detailer = fault.find(f"{_s('Detail')}/{detailer_tag}")
     else:
         code = fault.findtext("faultcode") or ""
         reason = fault.findtext("faultstring") or ""
-        detailer = fault.find(f"detail/{_i('ServiceFaultDetailer')}")
+        detailer = fault.find(f"detail/{detailer_tag}")
 
     def detail(local: str) -> str | None:
-        text = None if detailer is None else detailer.findtext(_i(local))
+        text = None if detailer is None else detailer.findtext(ns.qname(ipl, local))
         return None if text is None else text.strip()
 
     soap_code = code.strip().rsplit(":", 1)[-1]
@@ -238,21 +246,21 @@ def read_report_answer(
     before the envelope's own CorrelationID is read. Raises the fault the
     answer holds, or :class:`UnexpectedResponse`.
     """
-    payload = _payload(status, content, correlation_id)
+    answer = payload(status, content, correlation_id)
 
     def unexpected(message: str) -> UnexpectedResponse:
         return UnexpectedResponse(message, http_status=status, correlation_id=correlation_id)
 
-    if payload.tag != _i("IndberetningKontaktJobOgUddOenskerResponse"):
+    if answer.tag != _i("IndberetningKontaktJobOgUddOenskerResponse"):
         raise unexpected("the answer is not an IndberetningKontaktJobOgUddOenskerResponse")
     echoed = (
-        payload.findtext(f"{_i('Identifier')}/{_i('SystemName')}"),
-        payload.findtext(f"{_i('Identifier')}/{_i('SystemTransactionID')}"),
+        answer.findtext(f"{_i('Identifier')}/{_i('SystemName')}"),
+        answer.findtext(f"{_i('Identifier')}/{_i('SystemTransactionID')}"),
     )
     if echoed != (system_name, transaction_id):
         raise unexpected("the answer's Identifier is not the request's")
-    correlation_id = (payload.findtext(_i("CorrelationID")) or "").strip() or correlation_id
-    svar = payload.find(f"{_i('Message')}/{_u('IndberetningSvar')}")
+    correlation_id = (answer.findtext(_i("CorrelationID")) or "").strip() or correlation_id
+    svar = answer.find(f"{_i('Message')}/{_u('IndberetningSvar')}")
     if svar is None:
         raise unexpected("the answer has no IndberetningSvar")
     ok = _boolean(svar.findtext(_u("Ok")))
@@ -271,8 +279,8 @@ def read_report_answer(
 
 def read_ping(status: int, content: bytes, *, correlation_id: str | None = None) -> bool:
     """True for ``PingResponse/Status`` ``up``, False for ``down``."""
-    payload = _payload(status, content, correlation_id)
-    state = payload.findtext(_i("Status")) if payload.tag == _i("PingResponse") else None
+    answer = payload(status, content, correlation_id)
+    state = answer.findtext(_i("Status")) if answer.tag == _i("PingResponse") else None
     if state is None or state.strip() not in ("up", "down"):
         raise UnexpectedResponse(
             "the answer is not a PingResponse with Status up or down",

@@ -40,8 +40,14 @@ files sends the rows without an answer for good (no answer, a fault, 101, not
 sent), each under the transaction id it was sent with before. A
 ``summary.unanswered`` of 0 means every row has its answer for good.
 
-This package uses neither click nor rich; the ``udb send-batch`` command
-(:mod:`udb.client.cli.send_batch`) only presents its events.
+Reading back: :mod:`udb.client.batch.readback` writes what UDB holds as rows in
+these columns (``udb fetch``), and :mod:`udb.client.batch.reconcile` compares a
+file of the municipality's own current data with UDB's, writes a DIFF file with
+each person's status and the rows to send, which a :class:`BatchRunner` sends
+(``udb reconcile --send``).
+
+This package uses neither click nor rich; the ``udb send-batch``, ``udb fetch``
+and ``udb reconcile`` commands (:mod:`udb.client.cli`) only present its events.
 """
 
 from udb.client.batch._csvio import ResultsError

@@ -204,3 +204,31 @@ def batch_advice(code: str, error: UdbError | None) -> str:
     if code in (faults.SCHEMA.error_code, faults.TOO_LARGE.error_code):
         return f"refused: nothing was stored; {fault_fix(code)}"
     return f"refused: nothing was stored; {fault_fix(code)}, then {RESUME}"
+
+
+def read_failure(error: UdbError) -> str:
+    """One line for a read-back that failed (``udb fetch``, ``udb reconcile``): what went
+    wrong and what to fix; a read stores nothing, so it can always simply be run again."""
+    if isinstance(error, ReportError):
+        return str(error)
+    if isinstance(error, TLSHandshakeError):
+        return f"{error}; {tls_fix(error.problem)}"
+    if isinstance(error, FaultError):
+        what = error.details or error.error_message or error.reason
+        head = f"{error.error_code or 'fault'} {error.reason}: {what}"
+        correlation = f" (CorrelationID {error.correlation_id})" if error.correlation_id else ""
+        if error.error_code == faults.ACCESS_DENIED.error_code:
+            fix = (
+                "the system may not read for this institution, or its certificate is not "
+                "registered: check --institution, --system and --cert"
+            )
+        elif isinstance(error, SenderFault):
+            fix = fault_fix(error.error_code)
+        else:
+            fix = "the service failed; run again later"
+        return f"{head}{correlation}; {fix}"
+    if isinstance(error, UnexpectedResponse):
+        return f"{error}; check --url (UDB_URL) and any proxy in between, then run again"
+    if isinstance(error, ConnectError):
+        return f"{error}; check --url (UDB_URL) and that the service is running"
+    return f"{error}; run again"

@@ -60,7 +60,7 @@ from udb.client.batch import (
 )
 from udb.client.cli.advice import REFUSED_CODES, RESUME, batch_advice
 from udb.client.cli.progress import BatchProgress, print_first_rows, print_table
-from udb.client.cli.settings import Failure, Network, connection_options, resolve
+from udb.client.cli.settings import Connection, Failure, Network, connection_options, resolve
 
 _SHOWN_PROBLEMS = 200
 
@@ -125,6 +125,15 @@ def send_batch(
                     f"{existing} already exists: add --resume to continue that run (rows "
                     "answered for good are not sent again), or choose another --out"
                 )
+    click.get_current_context().exit(run_batch(runner, connection))
+
+
+def run_batch(runner: BatchRunner, connection: Connection) -> int:
+    """Check, send and summarise a batch (as ``udb send-batch`` does); its exit status.
+
+    Raises :class:`Failure` for bad rows (nothing sent) and for what stops the run.
+    """
+    file, out = runner.file, runner.results.path
     try:
         checked = _check(runner)
     except (InputError, ResultsError) as exc:
@@ -151,7 +160,7 @@ def send_batch(
         raise Failure("interrupted; run again with --resume") from None
     finally:
         client.close()
-    click.get_current_context().exit(_summarise(summary, seen))
+    return _summarise(summary, seen)
 
 
 # 1. check -------------------------------------------------------------------------------

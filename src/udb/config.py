@@ -10,6 +10,8 @@ UDB_FUTURE_TOLERANCE_S    0                          seconds a registration time
 UDB_THREADS               8                          threads per worker that handle
                                                      requests (parse, rules, storage)
 UDB_FETCH_PAGE_SIZE       500                        persons per page of a read-back
+UDB_FETCH_SETTLE_S        30                         a changes listing ends this long
+                                                     before its first page's read
                                                      changes listing (1-5000)
 UDB_PUBLIC_URL            (the request's Host)       base URL callers use, for the
                                                      WSDL's addresses behind a proxy
@@ -83,6 +85,9 @@ class Settings:
     threads: int = 8
     #: persons per page of a read-back changes listing (HentKontaktJobOgUddOensker)
     fetch_page_size: int = 500
+    #: a read-back changes listing ends this long before its first page (reports in
+    #: processing then are stored by the time the listing is read)
+    fetch_settle: timedelta = timedelta(seconds=30)
     #: ``https://udb.example.dk`` - the scheme, host and any path prefix callers use;
     #: ``None``: taken from each request (its scheme and Host header)
     public_url: str | None = None
@@ -116,6 +121,8 @@ class Settings:
             raise ConfigError("threads must be between 1 and 256")
         if not 1 <= self.fetch_page_size <= 5000:
             raise ConfigError("UDB_FETCH_PAGE_SIZE must be between 1 and 5000")
+        if not timedelta(0) <= self.fetch_settle <= timedelta(minutes=10):
+            raise ConfigError("UDB_FETCH_SETTLE_S must be between 0 and 600")
         if not timedelta(0) <= self.clock_skew <= timedelta(hours=1):
             raise ConfigError("the clock skew must be between 0 and 3600 seconds")
         if self.log_format not in LOG_FORMATS:
@@ -153,6 +160,9 @@ class Settings:
             values["threads"] = _int(env, "UDB_THREADS")
         if "UDB_FETCH_PAGE_SIZE" in env:
             values["fetch_page_size"] = _int(env, "UDB_FETCH_PAGE_SIZE")
+        if env.get("UDB_FETCH_SETTLE_S"):
+            settle = min(_int(env, "UDB_FETCH_SETTLE_S"), 10**9)
+            values["fetch_settle"] = timedelta(seconds=settle)
         if env.get("UDB_PUBLIC_URL"):
             values["public_url"] = env["UDB_PUBLIC_URL"]
         if env.get("UDB_TRUST_ANCHORS"):
@@ -191,6 +201,7 @@ class Settings:
             "UDB_FUTURE_TOLERANCE_S": str(int(self.future_tolerance.total_seconds())),
             "UDB_THREADS": str(self.threads),
             "UDB_FETCH_PAGE_SIZE": str(self.fetch_page_size),
+            "UDB_FETCH_SETTLE_S": str(int(self.fetch_settle.total_seconds())),
             "UDB_PUBLIC_URL": self.public_url or "",
             "UDB_TRUST_ANCHORS": self.trust_anchors or "",
             "UDB_WSSE_ALLOW_SHA1": "true" if self.allow_sha1 else "false",

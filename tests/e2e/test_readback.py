@@ -72,7 +72,7 @@ def secure(
             str(anchors),
             secure=True,
             database_url=database_url,
-            env={"UDB_FETCH_PAGE_SIZE": str(PAGE)},
+            env={"UDB_FETCH_PAGE_SIZE": str(PAGE), "UDB_FETCH_SETTLE_S": "0"},
         )
         try:
             for name, kui, certs in (

@@ -77,10 +77,11 @@ def read(
     at: datetime = NOW,
     page_size: int = 500,
     signature: Signature | None = None,
+    settle: timedelta = timedelta(0),
 ) -> ReadAnswer:
     request = ReadRequest(system, kui, tuple(cprs), since, token)
     asked = Read(system, "tx", request, at, f"corr-{next(_ids)}", signature)
-    return readback.read(asked, store, ReadPolicy(page_size=page_size))
+    return readback.read(asked, store, ReadPolicy(page_size=page_size, settle=settle))
 
 
 def test_a_person_is_read_back_with_the_source_of_each_block(store: FakeStore) -> None:
@@ -166,6 +167,18 @@ def test_changes_list_only_the_municipalitys_own_current_young_people(store: Fak
     assert answer.until == NOW and answer.next_token is None
     assert read(store, since=NOW - timedelta(hours=1)).persons == ()
     assert read(store, since=SINCE, system=KBH_SYSTEM, kui=KBH_KUI).persons == ()
+
+
+def test_a_listing_ends_the_settling_time_before_its_first_read(store: FakeStore) -> None:
+    """A report received a moment before the read may still be in processing: it belongs
+    to the next listing, which starts where this one ends (AendretTil)."""
+    report(store, YOUNG.cpr, NOW - timedelta(seconds=10))
+    first = read(store, since=NOW - timedelta(hours=1), settle=timedelta(seconds=30))
+    assert first.persons == () and first.until == NOW - timedelta(seconds=30)
+    later = NOW + timedelta(minutes=5)
+    assert first.until is not None
+    chained = read(store, since=first.until, at=later, settle=timedelta(seconds=30))
+    assert [p.cpr for p in chained.persons] == [YOUNG.cpr]
 
 
 def test_changes_for_an_institution_the_system_may_not_read_are_refused(store: FakeStore) -> None:

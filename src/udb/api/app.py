@@ -87,7 +87,7 @@ class UdbApp:
         metrics, request_log = RequestMetrics(), RequestLogWriter(store)
         self._readback = ReadbackEndpoint(
             store,
-            ReadPolicy(page_size=self.settings.fetch_page_size),
+            ReadPolicy(page_size=self.settings.fetch_page_size, settle=self.settings.fetch_settle),
             security=security,
             observers=[metrics],
             afterwards=[request_log],

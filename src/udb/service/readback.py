@@ -16,7 +16,8 @@ name it (IPL000004). Then:
   persons of the institution's municipality who live in Denmark, are under 25
   and have a current block received in ``(since, until]``, ordered by (latest
   receipt, CPR number), one page of :attr:`ReadPolicy.page_size` at a time.
-  ``until`` (AendretTil) is fixed by the first page (the moment of its read) and
+  ``until`` (AendretTil) is fixed by the first page (the moment of its read, less
+  :attr:`ReadPolicy.settle`, so that every report received before it is stored) and
   carried, with the last person answered, in the next page's token
   (:mod:`udb.domain.paging`): a report arriving meanwhile moves its person past
   ``until``, out of this listing and into the next, so no person is skipped or
@@ -30,6 +31,7 @@ for it); nothing it did stays (the unit of work rolls back).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 
 from udb.domain import paging
 from udb.domain.clock import danish_date
@@ -65,6 +67,10 @@ class ReadPolicy:
 
     #: persons per page of a changes listing (UDB_FETCH_PAGE_SIZE)
     page_size: int = 500
+    #: how far before the first page's read a listing ends (UDB_FETCH_SETTLE_S): a
+    #: report is stamped with its arrival before it is stored, so one in processing
+    #: at that read would be stored behind the listing's end; none takes this long
+    settle: timedelta = timedelta(0)
 
 
 def authorised(system: ClientSystem, institution: Institution | None) -> bool:
@@ -142,7 +148,7 @@ def _changes(
     if since is None:  # pragma: no cover - the caller asked for a listing
         raise ValueError("a changes listing needs AendretSiden")
     key = uow.readback.token_key()
-    until, after = request.received_at, None
+    until, after = request.received_at - policy.settle, None
     if request.request.token is not None:
         try:
             cursor = paging.unseal(request.request.token, key)

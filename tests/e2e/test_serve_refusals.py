@@ -98,38 +98,43 @@ def test_of_two_udb_serve_started_at_once_on_one_port_one_serves_and_one_refuses
         port = free_port()
         here = tmp_path / str(attempt)
         here.mkdir()
-        processes = [
-            subprocess.Popen(
-                [
-                    *UDB,
-                    "serve",
-                    "--insecure-dev-mode",
-                    "--port",
-                    str(port),
-                    "--database",
-                    "sqlite:///" + str(here / f"{n}.sqlite3"),
-                ],
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.PIPE,
-                text=True,
-                start_new_session=True,
-            )
-            for n in range(2)
-        ]
+        processes = []
+        for n in range(2):
+            with (here / f"{n}.log").open("wb") as log:  # a file: nothing to drain or leak
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            *UDB,
+                            "serve",
+                            "--insecure-dev-mode",
+                            "--port",
+                            str(port),
+                            "--database",
+                            "sqlite:///" + str(here / f"{n}.sqlite3"),
+                        ],
+                        stdout=subprocess.DEVNULL,
+                        stderr=log,
+                        start_new_session=True,
+                    )
+                )
         try:
             deadline = time.monotonic() + 20
             while all(p.poll() is None for p in processes) and time.monotonic() < deadline:
                 time.sleep(0.1)
-            refusing = [p for p in processes if p.poll() is not None]
+            refusing = [n for n, p in enumerate(processes) if p.poll() is not None]
             assert len(refusing) == 1, "neither refused: both listen on the port"
-            assert refusing[0].returncode == 1
-            line = refusing[0].communicate()[1].strip()
+            assert processes[refusing[0]].returncode == 1
+            line = (here / f"{refusing[0]}.log").read_text().strip()
             assert line == IN_USE.format(port=port)
         finally:
             for p in processes:
                 if p.poll() is None:
                     os.killpg(p.pid, signal.SIGTERM)
-                p.communicate(timeout=15)  # waits, and closes its stderr
+                    try:
+                        p.wait(timeout=10)
+                    except subprocess.TimeoutExpired:
+                        os.killpg(p.pid, signal.SIGKILL)
+                        p.wait(timeout=10)
 
 
 def test_a_port_held_by_a_plain_socket_is_refused(tmp_path: Path) -> None:

@@ -34,12 +34,13 @@ LOAD_THREADS = 4
 #: each load thread sends at most this many reports (bounds the test)
 MAX_PER_THREAD = 3000
 #: long enough for each load thread to send at least two reports that are refused (about
-#: 3 s each, the pool's timeout) after the one in flight at the stop: with 9 s and a 4 s
+#: 2 s each, the pool's timeout) after the one in flight at the stop: with 9 s and a 4 s
 #: timeout the count of refused reports was exactly LOAD_THREADS on a quiet machine
 OUTAGE_S = 11.0
 #: Ping waits at most the store's ping timeout (1 s) for a connection; what more it takes
-#: during the outage is the machine's load (1.9 s seen with the test suite running beside it)
-PING_DOWN_WITHIN_S = 3.0
+#: during the outage is the machine's load and the wait for a free thread (1.9 s and 3.9 s
+#: seen with the test suite and more running beside it): no hang is the claim
+PING_DOWN_WITHIN_S = ANSWER_WITHIN_S
 HEADERS = {"content-type": SOAP12}
 
 

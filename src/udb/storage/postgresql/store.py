@@ -8,9 +8,12 @@ psycopg 3 with a :class:`psycopg_pool.ConnectionPool`, opened on first use
   before the URL goes to libpq, every other parameter (``options=-c
   search_path=...``, ``sslmode`` ...) is passed on;
 * ``connect_timeout=3`` (unless the URL sets it) and a pool ``timeout`` of
-  3 s: with the server down a unit of work fails with :class:`StorageError`
+  2 s: with the server down a unit of work fails with :class:`StorageError`
   (answer 101) within 5 s instead of hanging, with room to spare on a busy
-  machine (with 4 s, a 101 was seen to take 5.1 s while the test suite ran);
+  machine, where requests also wait for a free thread (with 4 s, then 3 s, a 101
+  was seen to take 5.1 and 5.6 s while the test suite ran). The pool holds more
+  connections than a worker has threads, so a healthy database never makes a
+  report wait for one;
 * ``check``: a connection taken from the pool after a second or more of idling
   is tried first (an empty query), so the connections broken by an outage or a
   server restart are replaced instead of failing a report, and the first that
@@ -68,7 +71,7 @@ from udb.storage.sql.unit_of_work import SqlUnitOfWork
 
 DIALECT = PostgresDialect()
 DEFAULT_POOL_SIZE = 10
-DEFAULT_POOL_TIMEOUT_S = 3.0
+DEFAULT_POOL_TIMEOUT_S = 2.0
 DEFAULT_PING_TIMEOUT_S = 1.0
 DEFAULT_LOCK_TIMEOUT_S = 5.0
 CONNECT_TIMEOUT_S = 3

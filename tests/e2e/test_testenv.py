@@ -8,6 +8,7 @@ import csv
 import json
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -135,8 +136,11 @@ def test_the_sdk_used_as_the_guide_says_is_ready(
     assert _statuses(_verification(server, name)) == dict.fromkeys(ALL_CHECKS, "not tried")
     p = vendor["persons"]
     future = datetime.now(UTC) + timedelta(days=2)
-    with _client(server, name, vendor) as client:
+    # a timeout shorter than the delayed scenario's, as the SDK's 10 s against its 12 s
+    with _client(server, name, vendor, timeout=DELAY_S - 1) as client:
         assert client.send(_report(vendor, p["accepted"][0], server)).accepted
+        delayed = client.send(_report(vendor, p["delayed"], server))
+        assert delayed.accepted and delayed.attempts >= 2  # timed out, then answered at once
         for scenario in ("14", "15", "86"):
             assert client.send(_report(vendor, p[scenario], server)).code == int(scenario)
         assert client.send(_report(vendor, p["accepted"][1], server, job=future)).code == 280
@@ -144,6 +148,7 @@ def test_the_sdk_used_as_the_guide_says_is_ready(
         assert corrected.accepted
         retried = client.send(_report(vendor, p["101"], server))
         assert retried.accepted and retried.attempts == 2  # 101 first, then the same id again
+    time.sleep(DELAY_S + 1)  # the delayed first attempt is answered and kept by now
     report = _verification(server, name)
     assert report["verdict"] == "ready", report
     assert _statuses(report) == dict.fromkeys(ALL_CHECKS, "passed")
@@ -169,6 +174,7 @@ def test_send_batch_used_as_the_guide_says_is_ready(
         }  # fmt: skip
 
     first = [row(p["accepted"][0]), row(p["14"]), row(p["15"]), row(p["86"]), row(p["101"])]
+    first.append(row(p["delayed"]))
     first.append(row(p["accepted"][1], future))
     env = {
         **os.environ, "UDB_URL": server.url, "UDB_SYSTEM": name,
@@ -281,3 +287,29 @@ def test_scenarios_never_apply_outside_a_test_environment(tmp_path: Path) -> Non
         assert "TEST ENVIRONMENT" not in wsdl
     finally:
         stop_server(server)
+
+
+def test_register_imports_into_a_test_environment_are_refused(tmp_path: Path) -> None:
+    from tests.support import SHARED
+
+    url = "sqlite:///" + str(tmp_path / "udb.sqlite3")
+    udb("db", "migrate", database_url=url)
+    udb("testenv", "init", "--slots", "1", database_url=url)
+    persons = tmp_path / "persons.csv"
+    persons.write_text("cpr,status,municipality_code\n0101084902,dead,101\n", encoding="utf-8")
+    extract = SHARED / "data" / "cpr" / "fake-status-extract-80-persons.txt"
+    for command, what in (
+        (["cpr", "import", str(extract), "--full"], "a CPR extract"),
+        (["persons", "import", str(persons)], "a persons file"),
+    ):
+        done = subprocess.run(
+            [*UDB, *command, "--database", url], capture_output=True, text=True, timeout=60,
+            check=False,
+        )  # fmt: skip
+        assert done.returncode == 1
+        assert done.stderr.strip() == (
+            "Error: this database is a test environment (udb testenv): its register is "
+            f"synthetic and {what} would mix real persons into it; nothing was imported"
+        )
+    shown = udb("persons", "show", "0101084902", "--json", database_url=url).stdout
+    assert json.loads(shown)["status"] == "active"

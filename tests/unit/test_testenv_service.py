@@ -3,6 +3,7 @@ enrolment, the recorder's attribution of a request to its system, and the scenar
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -15,9 +16,11 @@ from udb.domain.model import (
     ErrorCode,
     Municipality,
     ReportContent,
+    Signature,
     Submission,
 )
 from udb.service import reports, testenv
+from udb.service.errors import Replayed
 from udb.service.requests import RequestRecord
 from udb.storage.records import CprImportRecord, RegisterCounts
 
@@ -145,3 +148,26 @@ def test_101_first_then_the_normal_answer_and_delayed_first_then_at_once(
     assert again.ok and again.repeated and slept == [5.0]
     plain = scenarios(_report_from_a(persons["accepted"][0], "t-4"), store, policy)
     assert plain.ok and slept == [5.0]
+
+
+def test_a_signed_delayed_first_attempt_is_answered_not_refused_as_its_own_replay(
+    store: FakeStore,
+) -> None:
+    testenv.init(store, NOW, slots=1)
+    persons = testenv.enroll(store, "A", CERT_A, NOW).persons
+    scenarios = testenv.Scenarios(delay=1.0, sleep=lambda s: None)
+    policy = reports.ReportPolicy()
+    signed = replace(
+        _report_from_a(persons["delayed"][0], "t-5"),
+        signature=Signature(CERT_A.fingerprint, "replay-1", NOW + timedelta(minutes=5)),
+    )
+    assert scenarios(signed, store, policy).ok  # answered late, and accepted
+    with pytest.raises(Replayed):  # the very same message again is a replay, as anywhere
+        scenarios(signed, store, policy)
+    first_101 = replace(
+        _report_from_a(persons["101"][0], "t-6"),
+        signature=Signature(CERT_A.fingerprint, "replay-2", NOW + timedelta(minutes=5)),
+    )
+    assert scenarios(first_101, store, policy).error is ErrorCode.INTERNAL
+    with pytest.raises(Replayed):  # a 101 answered here remembers its signature too
+        scenarios(first_101, store, policy)

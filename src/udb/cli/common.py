@@ -10,6 +10,7 @@ import click
 from udb.config import DEFAULT_DATABASE_URL
 from udb.formats.csvfiles import RowError
 from udb.service.register import ImportResult
+from udb.service.testenv import is_test_environment
 from udb.storage import StorageError, Store, open_store
 from udb.storage.diagnose import DatabaseUnusable, probe
 from udb.storage.records import ApplyCounts
@@ -68,3 +69,13 @@ def report_import(result: ImportResult, what: str) -> None:
     click.echo(
         f"{what}: {counts.added} added, {counts.changed} changed, {counts.unchanged} unchanged"
     )
+
+
+def refuse_test_environment(store: Store, what: str) -> None:
+    """Refuse (one line) to bring register data into a test environment: synthetic only."""
+    if is_test_environment(store):
+        store.close()
+        raise click.ClickException(
+            f"this database is a test environment (udb testenv): its register is synthetic "
+            f"and {what} would mix real persons into it; nothing was imported"
+        )

@@ -19,7 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from udb.cli.common import database_option, open_migrated
+from udb.cli.common import database_option, open_migrated, refuse_test_environment
 from udb.domain.clock import DANISH_TZ, utc_now
 from udb.service.cpr_import import CprImportResult, ImportOutcome, import_extract
 from udb.storage.records import CprImportRecord
@@ -100,6 +100,7 @@ def cpr_import(file: Path, full: bool, incremental: bool, force: bool, database_
             + (" (one of them, not both)" if full else "")
         )
     store = open_migrated(database_url)
+    refuse_test_environment(store, "a CPR extract")
     console = Console(stderr=True)
     try:
         with _Reporter(console) as reporter:

@@ -12,7 +12,12 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from udb.cli.common import database_option, open_migrated, report_import
+from udb.cli.common import (
+    database_option,
+    open_migrated,
+    refuse_test_environment,
+    report_import,
+)
 from udb.domain.clock import DANISH_TZ, utc_now
 from udb.domain.model import BlockKind, ContactBlock, Institution, Municipality
 from udb.service.register import import_institutions, import_municipalities, import_persons
@@ -149,6 +154,7 @@ def persons_import(file: Path, database_url: str) -> None:
     warning. The same register path as an incremental CPR extract.
     """
     store = open_migrated(database_url)
+    refuse_test_environment(store, "a persons file")
     try:
         result = import_persons(store, file, utc_now())
     finally:

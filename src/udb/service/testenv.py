@@ -298,14 +298,14 @@ class Scenarios:
         if scenario == "101":
             # checked as usual (faults, rules) and stored nothing, as when the database fails
             answer = reports.answer_without_storing(submission, store, policy)
-            if self._first_attempt(submission, store):
+            if self._first_attempt(submission, store, answered_here=True):
                 log.info(
                     "test environment: 101 for the first attempt (would be %s) correlation_id=%s",
                     "accepted" if answer.ok else f"rejected {int(answer.error or 0)}",
                     submission.correlation_id,
                 )
                 return Outcome.rejected(ErrorCode.INTERNAL)
-        elif scenario == "delayed" and self._first_attempt(submission, store):
+        elif scenario == "delayed" and self._first_attempt(submission, store, answered_here=False):
             log.info(
                 "test environment: answering the first attempt after %.0f s correlation_id=%s",
                 self.delay,
@@ -314,13 +314,15 @@ class Scenarios:
             self.sleep(self.delay)
         return reports.submit(submission, store, policy)
 
-    def _first_attempt(self, submission: Submission, store: Store) -> bool:
-        """Remember the transaction (and the signature, as a replay) the first time."""
+    def _first_attempt(self, submission: Submission, store: Store, *, answered_here: bool) -> bool:
+        """Remember the transaction the first time. A first attempt answered here (101)
+        also has its signature remembered, as :func:`reports.submit` would; one that goes
+        on to :func:`reports.submit` (delayed) must not, or it would be its own replay."""
         with store.unit_of_work() as uow:
             first = uow.testenv.first_attempt(
                 submission.system_name, submission.system_transaction_id, submission.received_at
             )
-            if first and submission.signature is not None:
+            if first and answered_here and submission.signature is not None:
                 signature = submission.signature
                 uow.replay.remember(
                     signature.replay_key, signature.keep_until, submission.received_at

@@ -265,7 +265,10 @@ def check_retry_101(
     if not first_101:
         return Check("retry-101", NOT_TRIED, "no report answered 101 yet")
     good, bad = [], []
+    resends: set[str] = set()  # 101s that are themselves a renamed resend, told once
     for r in first_101:
+        if r.correlation_id in resends:
+            continue
         later = [x for x in reports if x.received_at > r.received_at]
         same = [x for x in later if x.system_transaction_id == r.system_transaction_id]
         renamed = [
@@ -275,7 +278,12 @@ def check_retry_101(
             and x.system_transaction_id != r.system_transaction_id
         ]
         if renamed:
-            bad.append(_ev(renamed[0], "sent again with a new SystemTransactionID after a 101"))
+            resends.update(x.correlation_id for x in renamed)
+            note = (
+                "answered 101; the same report came again under a new SystemTransactionID "
+                f"(CorrelationID {renamed[0].correlation_id}, {_answer(renamed[0])})"
+            )
+            bad.append(_ev(r, note))
         elif any(x.content_sha256 != r.content_sha256 for x in same):
             bad.append(_ev(r, "the same SystemTransactionID sent again with other content"))
         elif any(x.outcome == "accepted" for x in same):
@@ -286,7 +294,7 @@ def check_retry_101(
         return Check(
             "retry-101",
             FAILED,
-            f"{len(bad)} of {len(first_101)} answers 101 were not retried correctly",
+            f"{len(bad)} of {len(bad) + len(good)} answers 101 were not retried correctly",
             tuple(bad[:5]),
             "after 101, send the same report again, unchanged, with the same "
             "SystemTransactionID (signed anew), after a pause",

@@ -298,6 +298,10 @@ def _granian(
             stop_scheduled(schedule)
 
 
+#: seconds a worker has to end after the stop signal before it is killed
+WORKERS_KILL_TIMEOUT_S = 15
+
+
 def _run_granian(
     settings: Settings,
     host: str,
@@ -319,6 +323,10 @@ def _run_granian(
         interface=Interfaces.ASGI,
         workers=workers,
         respawn_failed_workers=True,
+        # a worker that has not ended this long after the stop signal is killed: a
+        # worker stopped during its own start was seen never to end, and the server
+        # with it (answers in progress need at most a few seconds)
+        workers_kill_timeout=WORKERS_KILL_TIMEOUT_S,
         log_dictconfig=logging_config(log_level, settings.log_format),
         websockets=False,
         ssl_cert=Path(tls_cert) if tls_cert else None,

@@ -1,0 +1,237 @@
+"""``python -m bench.wrk``: ``udb serve`` driven by wrk, with the CPU per report of each
+process group and the floor of each stage, measured in one run.
+
+wrk (C, Debian package ``wrk``: ``apt-get install wrk``) sends distinct, pre-rendered
+and (unless ``--unsigned``) pre-signed bodies through :file:`bench/wrk_bodies.lua`, over
+keep-alive connections; it reports requests per second and the latency distribution.
+Around the run the CPU time of each process group is read from ``/proc`` (psutil): the
+server (supervisor and workers), PostgreSQL (every ``postgres`` process of the machine)
+and wrk itself (its rusage as a child of this process). In the same run each stage is
+measured in isolation (:mod:`bench.floors`), and the budget is printed: where each
+millisecond of a report's server CPU goes, against the floors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import os
+import re
+import resource
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+from bench import data, floors, measure
+from bench.servers import Server, bench_env, free_port, ping_body, udb_serve
+from bench.wire import HOST, ROOT, read_template, render_body
+from udb.contract import ENDPOINT_PATH
+
+SCRIPT = ROOT / "bench" / "wrk_bodies.lua"
+_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
+_LATENCY = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
+_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
+_REQUESTS = re.compile(r"(\d+) requests in")
+_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+@dataclass(frozen=True)
+class WrkRun:
+    requests: int
+    rate: float
+    latency_ms: dict[int, float]
+    non_2xx: int
+    socket_errors: int
+    server_ms: float
+    database_ms: float
+    wrk_ms: float
+
+
+def run_wrk(url: str, *, seconds: int, connections: int, env: dict[str, str]) -> tuple[str, float]:
+    """wrk's output and its own CPU seconds (user + system, as a child of this process)."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    command = [
+        "wrk", "-t", env.get("WRK_THREADS", "1"), "-c", str(connections), "-d", f"{seconds}s",
+        "--latency", "-s", str(SCRIPT), url,
+    ]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return done.stdout, cpu
+
+
+def measured(server: Server, bodies: Path, *, seconds: int, connections: int) -> WrkRun:
+    env = {**os.environ, "BODIES": str(bodies), "ENDPOINT_PATH": ENDPOINT_PATH, "WRK_THREADS": "1"}
+    server_before = sum(server.cpu_times())
+    database_before = measure.database_cpu()
+    out, wrk_cpu = run_wrk(
+        f"http://{HOST}:{server.port}", seconds=seconds, connections=connections, env=env
+    )
+    server_cpu = sum(server.cpu_times()) - server_before
+    database_cpu = measure.database_cpu_since(database_before)
+    found = _REQUESTS.search(out)
+    rate = _RATE.search(out)
+    if found is None or rate is None:
+        raise RuntimeError("wrk printed no figures:\n" + out)
+    requests = int(found.group(1))
+    errors = _ERRORS.search(out)
+    non_2xx = _NON_2XX.search(out)
+    return WrkRun(
+        requests=requests,
+        rate=float(rate.group(1)),
+        latency_ms={int(p): float(v) * _UNITS[u] for p, v, u in _LATENCY.findall(out)},
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=sum(int(g) for g in errors.groups()) if errors else 0,
+        server_ms=server_cpu / max(requests, 1) * 1000,
+        database_ms=database_cpu / max(requests, 1) * 1000 if server.postgres else 0.0,
+        wrk_ms=wrk_cpu / max(requests, 1) * 1000,
+    )
+
+
+def write_bodies(path: Path, bodies: list[bytes]) -> None:
+    with path.open("wb") as out:
+        for body in bodies:
+            if b"\0" in body:
+                raise ValueError("a body holds a NUL byte")
+            out.write(body + b"\0")
+
+
+def empty_http(directory: Path, workers: int, *, seconds: int, connections: int) -> float:
+    """Server CPU ms per request of :mod:`bench.empty_app` under granian, driven by wrk."""
+    port = free_port()
+    log = (directory / "empty.log").open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "granian", "--interface", "asgi", "--workers", str(workers),
+         "--host", HOST, "--port", str(port), "--no-ws", "bench.empty_app:app"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=bench_env(),
+    )  # fmt: skip
+    server = Server(process, port, directory / "empty.log")
+    try:
+        deadline = time.monotonic() + 30
+        while not _answers(port) or len(server.workers()) < workers:
+            if time.monotonic() > deadline or process.poll() is not None:
+                raise RuntimeError("the empty application did not start")
+            time.sleep(0.1)
+        bodies = directory / "empty-bodies"
+        write_bodies(bodies, [b"x" * 1500])  # about a report's size
+        return measured(server, bodies, seconds=seconds, connections=connections).server_ms
+    finally:
+        server.stop()
+        log.close()
+
+
+def _answers(port: int) -> bool:
+    try:
+        conn = http.client.HTTPConnection(HOST, port, timeout=2)
+        try:
+            conn.request("POST", "/", b"x")
+            return conn.getresponse().status == 200
+        finally:
+            conn.close()
+    except (OSError, http.client.HTTPException):
+        return False
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m bench.wrk", description=__doc__)
+    parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
+    parser.add_argument("--unsigned", action="store_true", help="dev mode: unsigned reports")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--connections", type=int, default=32)
+    parser.add_argument("--seconds", type=int, default=10)
+    parser.add_argument("--bodies", type=int, default=30000, help="distinct bodies rendered")
+    parser.add_argument("--persons", type=int, default=20000)
+    parser.add_argument("--keep", action="store_true", help="keep the workspace")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        sys.exit("wrk is missing: apt-get install wrk (Debian's package)")
+    signed = not args.unsigned
+    with (
+        data.workspace(args.keep) as work,
+        data.database(args.database, work, keep=args.keep) as url,
+    ):
+        setup = data.prepare(work, url, args.persons, signed=signed)
+        template = read_template()
+        plain = [
+            render_body(template, setup.cprs[i % len(setup.cprs)], str(uuid.uuid4()))
+            for i in range(args.bodies)
+        ]
+        signer = setup.signer() if signed else None
+        bodies = plain
+        if signer is not None:
+            with signer.batch():
+                bodies = [signer.sign(body) for body in plain]
+            print(f"signed {len(bodies)} bodies: {signer.seconds / len(bodies) * 1000:.2f} ms each")
+        body_file = work / "bodies"
+        write_bodies(body_file, bodies)
+        command = udb_serve(url, args.workers, None, "warning", signed=signed)
+        server = Server.start(
+            work, command, args.workers, ping_body(signer), postgres=setup.postgres
+        )
+        try:
+            run = measured(server, body_file, seconds=args.seconds, connections=args.connections)
+        finally:
+            server.stop()
+        report(args, run, work, setup, bodies, plain, signed)
+
+
+def report(
+    args: argparse.Namespace,
+    run: WrkRun,
+    work: Path,
+    setup: data.Setup,
+    bodies: list[bytes],
+    plain: list[bytes],
+    signed: bool,
+) -> None:
+    sample = 2000
+    http = empty_http(work, args.workers, seconds=5, connections=args.connections)
+    xmlsec_ms = verify_ms = 0.0
+    if signed and setup.certs is not None:
+        cert = setup.certs.client_cert.read_bytes()
+        xmlsec_ms = floors.xmlsec_floor(bodies[:sample], cert)
+        verify_ms = floors.verify_ms(bodies[:sample])
+    parse_ms = floors.parse_validate_ms(plain[:sample])
+    stored_own, stored_db = floors.stored_ms(setup.database_url, setup.cprs, 1000)
+    kind = "signed, verified, stored" if signed else "unsigned (dev mode), stored"
+    print()
+    print(f"wrk: {kind}; {args.database}; {args.workers} workers; {args.connections} connections")
+    print(
+        f"  {run.rate:,.0f} reports/s ({run.requests} in {args.seconds} s); p50 "
+        f"{run.latency_ms.get(50, 0):.1f} ms, p99 {run.latency_ms.get(99, 0):.1f} ms; "
+        f"non-2xx {run.non_2xx}, socket errors {run.socket_errors}"
+    )
+    print(
+        f"  CPU per report: server {run.server_ms:.2f} ms, PostgreSQL {run.database_ms:.2f} ms, "
+        f"wrk {run.wrk_ms:.3f} ms"
+    )
+    rows = [["stage (in isolation)", "CPU ms a report"]]
+    if signed:
+        rows.append(["lxml parse + xmlsec verify (the floor)", f"{xmlsec_ms:.3f}"])
+        rows.append(["udb.wssecurity.verify (ours, every check)", f"{verify_ms:.3f}"])
+    rows += [
+        ["parse + schema validation", f"{parse_ms:.3f}"],
+        ["one stored report in-process (this process)", f"{stored_own:.3f}"],
+        ["one stored report in-process (PostgreSQL)", f"{stored_db:.3f}"],
+        ["empty HTTP answer under granian (server)", f"{http:.3f}"],
+    ]
+    print(measure.table(rows))
+    floor_server = (xmlsec_ms if signed else 0.0) + parse_ms + http
+    print("budget of the server's CPU a report:")
+    print(f"  measured under load            {run.server_ms:6.2f} ms")
+    print(f"  floors: xmlsec + parse + HTTP  {floor_server:6.2f} ms")
+    if signed:
+        print(f"  our verification over xmlsec   {verify_ms - xmlsec_ms:6.2f} ms")
+    print(f"  storing (the use case, Python) {stored_own:6.2f} ms")
+    rest = run.server_ms - floor_server - (verify_ms - xmlsec_ms if signed else 0) - stored_own
+    print(f"  the rest (hand-offs, logging, records, answer) {rest:6.2f} ms")
+    print(f"PostgreSQL: {run.database_ms:.2f} ms a report under load, {stored_db:.2f} in isolation")
+
+
+if __name__ == "__main__":
+    main()

@@ -123,7 +123,7 @@ def _text(parent: etree._Element, tag: str) -> str | None:
     return None if child is None else (child.text or "")
 
 
-def _required(parent: etree._Element, tag: str) -> str:
+def required_text(parent: etree._Element, tag: str) -> str:
     value = _text(parent, tag)
     if value is None:  # the schema guarantees it; kept total for direct callers
         raise InvalidRequest(
@@ -166,12 +166,14 @@ def parse_datetime(element: etree._Element, source: bytes = b"") -> datetime:
         raise InvalidRequest([at(element, source, reason)]) from None
 
 
-def read_identifier(payload: etree._Element) -> Identifier:
-    identifier = payload.find(_i("Identifier"))
+def read_identifier(payload: etree._Element, ipl: str = ns.IPL) -> Identifier:
+    """The Identifier of a request of the service whose IPL namespace is ``ipl``."""
+    identifier = payload.find(ns.qname(ipl, "Identifier"))
     if identifier is None:
         raise InvalidRequest([Violation(payload.sourceline or 1, 1, "Identifier is missing")])
     return Identifier(
-        _required(identifier, _i("SystemName")), _required(identifier, _i("SystemTransactionID"))
+        required_text(identifier, ns.qname(ipl, "SystemName")),
+        required_text(identifier, ns.qname(ipl, "SystemTransactionID")),
     )
 
 
@@ -189,27 +191,27 @@ def read_report(payload: etree._Element, source: bytes = b"") -> ReportContent:
     if block is not None:
         telefon = _text(block, _u("KontaktTelefon"))
         kontakt = ContactBlock(
-            navn=_required(block, _u("KontaktNavn")),
-            mail=_required(block, _u("KontaktMail")),
+            navn=required_text(block, _u("KontaktNavn")),
+            mail=required_text(block, _u("KontaktMail")),
             telefon=None if telefon is None else int(telefon.strip()),
             registreringstid=parse_datetime(_child(block, "KontaktRegistreringstid"), source),
         )
     block = request.find(_u("JobOnsker"))
     if block is not None:
         job = JobWishBlock(
-            tekst=_required(block, _u("JobOnsker")),
+            tekst=required_text(block, _u("JobOnsker")),
             registreringstid=parse_datetime(_child(block, "JobRegistreringstid"), source),
         )
     block = request.find(_u("UddannelsesOnsker"))
     if block is not None:
         uddannelse = EducationWishBlock(
-            tekst=_required(block, _u("UddannelsesOnsker")),
+            tekst=required_text(block, _u("UddannelsesOnsker")),
             registreringstid=parse_datetime(_child(block, "UddannelseRegistreringstid"), source),
         )
     return ReportContent(
-        modtager_system_id=_required(request, _u("ModtagerSystemID")),
-        cpr=_required(request, _u("CPRNr")),
-        institution_number=int(_required(request, _u("KommuneInstitutionNummer")).strip()),
+        modtager_system_id=required_text(request, _u("ModtagerSystemID")),
+        cpr=required_text(request, _u("CPRNr")),
+        institution_number=int(required_text(request, _u("KommuneInstitutionNummer")).strip()),
         kontakt=kontakt,
         job=job,
         uddannelse=uddannelse,
@@ -223,14 +225,15 @@ def _child(parent: etree._Element, local: str) -> etree._Element:
     return child
 
 
-def _envelope(version: SoapVersion) -> tuple[etree._Element, etree._Element]:
+def new_envelope(version: SoapVersion) -> tuple[etree._Element, etree._Element]:
+    """An empty Envelope of ``version`` and its Body, for an answer."""
     env = version.envelope_ns
     envelope = etree.Element(ns.qname(env, "Envelope"), nsmap={"s": env})
     body = etree.SubElement(envelope, ns.qname(env, "Body"))
     return envelope, body
 
 
-def _serialise(envelope: etree._Element) -> bytes:
+def serialise(envelope: etree._Element) -> bytes:
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
 
 
@@ -238,7 +241,7 @@ def report_response(
     version: SoapVersion, identifier: Identifier, correlation_id: str, outcome: Outcome
 ) -> bytes:
     """``IndberetningKontaktJobOgUddOenskerResponse`` (see examples/response-ok.xml)."""
-    envelope, body = _envelope(version)
+    envelope, body = new_envelope(version)
     response = etree.SubElement(
         body, _i("IndberetningKontaktJobOgUddOenskerResponse"), nsmap={"v1": ns.IPL, "udb": ns.UDB}
     )
@@ -252,12 +255,13 @@ def report_response(
         fejl = etree.SubElement(svar, _u("Fejl"))
         etree.SubElement(fejl, _u("FejlKode")).text = str(int(outcome.error))
         etree.SubElement(fejl, _u("FejlTekst")).text = outcome.error.text
-    return _serialise(envelope)
+    return serialise(envelope)
 
 
-def ping_response(version: SoapVersion, up: bool) -> bytes:
-    """``<v1:PingResponse><v1:Status>up</v1:Status></v1:PingResponse>``"""
-    envelope, body = _envelope(version)
-    response = etree.SubElement(body, _i("PingResponse"), nsmap={"v1": ns.IPL})
-    etree.SubElement(response, _i("Status")).text = "up" if up else "down"
-    return _serialise(envelope)
+def ping_response(version: SoapVersion, up: bool, ipl: str = ns.IPL, prefix: str = "v1") -> bytes:
+    """``<v1:PingResponse><v1:Status>up</v1:Status></v1:PingResponse>``, in the IPL
+    namespace ``ipl`` of the service that answers."""
+    envelope, body = new_envelope(version)
+    response = etree.SubElement(body, ns.qname(ipl, "PingResponse"), nsmap={prefix: ipl})
+    etree.SubElement(response, ns.qname(ipl, "Status")).text = "up" if up else "down"
+    return serialise(envelope)

@@ -40,6 +40,7 @@ from udb import ns
 from udb.contract.violations import Violation, at, element_name
 from udb.domain.model import ContactBlock, EducationWishBlock, JobWishBlock
 from udb.domain.readback import HeldBlock, Read, ReadAnswer, ReadRequest
+from udb.soap import messages
 from udb.soap.envelope import CheckedRequest
 from udb.soap.faults import InvalidRequest
 from udb.soap.messages import Identifier, parse_datetime, signature_of
@@ -85,21 +86,8 @@ def operation(request: CheckedRequest) -> ReadOperation:
     return found
 
 
-def _required(parent: etree._Element, tag: str) -> str:
-    child = parent.find(tag)
-    if child is None:  # the schema guarantees it; kept total for direct callers
-        local = tag.split("}")[1]
-        raise InvalidRequest([Violation(parent.sourceline or 1, 1, f"element {local} is missing")])
-    return child.text or ""
-
-
 def read_identifier(payload: etree._Element) -> Identifier:
-    identifier = payload.find(_i("Identifier"))
-    if identifier is None:
-        raise InvalidRequest([Violation(payload.sourceline or 1, 1, "Identifier is missing")])
-    return Identifier(
-        _required(identifier, _i("SystemName")), _required(identifier, _i("SystemTransactionID"))
-    )
+    return messages.read_identifier(payload, ns.HENT_IPL)
 
 
 def read_request(
@@ -121,8 +109,10 @@ def read_request(
         system_name=identifier.system_name,
         system_transaction_id=identifier.system_transaction_id,
         request=ReadRequest(
-            modtager_system_id=_required(business, _h("ModtagerSystemID")),
-            institution_number=int(_required(business, _h("KommuneInstitutionNummer")).strip()),
+            modtager_system_id=messages.required_text(business, _h("ModtagerSystemID")),
+            institution_number=int(
+                messages.required_text(business, _h("KommuneInstitutionNummer")).strip()
+            ),
             cprs=tuple((c.text or "").strip() for c in business.findall(_h("CPRNr"))),
             since=None if since is None else parse_datetime(since, request.source),
             token=None if token is None else (token.text or "").strip(),
@@ -170,22 +160,11 @@ def _block(person: etree._Element, held: HeldBlock) -> None:
     etree.SubElement(element, _h("Modtaget")).text = instant(held.received_at)
 
 
-def _envelope(version: SoapVersion) -> tuple[etree._Element, etree._Element]:
-    env = version.envelope_ns
-    envelope = etree.Element(ns.qname(env, "Envelope"), nsmap={"s": env})
-    body = etree.SubElement(envelope, ns.qname(env, "Body"))
-    return envelope, body
-
-
-def _serialise(envelope: etree._Element) -> bytes:
-    return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
-
-
 def read_response(
     version: SoapVersion, identifier: Identifier, correlation_id: str, answer: ReadAnswer
 ) -> bytes:
     """``HentKontaktJobOgUddOenskerResponse`` (see the module's documentation)."""
-    envelope, body = _envelope(version)
+    envelope, body = messages.new_envelope(version)
     response = etree.SubElement(
         body,
         _i("HentKontaktJobOgUddOenskerResponse"),
@@ -210,12 +189,9 @@ def read_response(
         etree.SubElement(svar, _h("AendretTil")).text = instant(answer.until)
     if answer.next_token is not None:
         etree.SubElement(svar, _h("NaesteSide")).text = answer.next_token
-    return _serialise(envelope)
+    return messages.serialise(envelope)
 
 
 def ping_response(version: SoapVersion, up: bool) -> bytes:
     """``<h1:PingResponse><h1:Status>up</h1:Status></h1:PingResponse>`` (this service's ns)."""
-    envelope, body = _envelope(version)
-    response = etree.SubElement(body, _i("PingResponse"), nsmap={"h1": ns.HENT_IPL})
-    etree.SubElement(response, _i("Status")).text = "up" if up else "down"
-    return _serialise(envelope)
+    return messages.ping_response(version, up, ns.HENT_IPL, "h1")

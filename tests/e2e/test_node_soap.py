@@ -293,7 +293,12 @@ def test_node_soap_reusing_a_transaction_id_for_another_report_gets_ipl000005(
     stid = str(uuid.uuid4())
     operation = "IndberetningKontaktJobOgUddOensker"
     first = send(
-        node, secure, pki.pinned, "1.1", operation, report(secure, ACCEPTED_CPR, "A", stid)
+        node,
+        secure,
+        pki.pinned,
+        "1.1",
+        operation,
+        report(secure, ACCEPTED_CPR, f"First node wish {stid[:8]}", stid),
     )
     assert first["result"]["Message"]["IndberetningSvar"]["Ok"] == "true"
     other = report(secure, ACCEPTED_CPR, "Another wish", stid)

@@ -19,7 +19,7 @@ from udb.domain.model import (
     Signature,
     Submission,
 )
-from udb.service import reports, testenv
+from udb.service import reports, testenv, testenv_recorder
 from udb.service.errors import Replayed
 from udb.service.requests import RequestRecord
 from udb.storage.records import CprImportRecord, RegisterCounts
@@ -107,11 +107,13 @@ def test_the_recorder_keeps_what_an_enrolled_system_sent_even_when_refused_early
 ) -> None:
     testenv.init(store, NOW, slots=1)
     testenv.enroll(store, "A", CERT_A, NOW)
-    recorder = testenv.Recorder(store)
+    recorder = testenv_recorder.Recorder(store)
     named = b"<s:Envelope><v1:SystemName> A </v1:SystemName></s:Envelope>"
-    recorder(testenv.Exchange(named, _record("c-1"), None))  # by SystemName in the body
-    recorder(testenv.Exchange(b"<x/>", _record("c-2"), None, CERT_A.fingerprint))  # by certificate
-    recorder(testenv.Exchange(b"<v1:SystemName>Z</v1:SystemName>", _record("c-3"), None))
+    recorder(testenv_recorder.Exchange(named, _record("c-1"), None))  # by SystemName in the body
+    recorder(
+        testenv_recorder.Exchange(b"<x/>", _record("c-2"), None, CERT_A.fingerprint)
+    )  # by certificate
+    recorder(testenv_recorder.Exchange(b"<v1:SystemName>Z</v1:SystemName>", _record("c-3"), None))
     with store.unit_of_work(readonly=True) as uow:
         kept = uow.testenv.requests("A")
         assert [r.correlation_id for r in kept] == ["c-1", "c-2"]

@@ -31,7 +31,7 @@ from udb.api.readback import ReadbackEndpoint
 from udb.config import Settings
 from udb.contract import ENDPOINT_PATH, READBACK, REPORT, ServiceContract
 from udb.domain.clock import utc_now
-from udb.service import reports, testenv
+from udb.service import reports, testenv, testenv_recorder
 from udb.service.readback import ReadPolicy
 from udb.service.reports import ReportPolicy
 from udb.service.requests import RequestLogWriter
@@ -101,7 +101,7 @@ class UdbApp:
             submit=testenv.Scenarios(delay=self.settings.testenv_delay.total_seconds())
             if self.test_environment
             else reports.submit,
-            exchanges=[testenv.Recorder(store)] if self.test_environment else (),
+            exchanges=[testenv_recorder.Recorder(store)] if self.test_environment else (),
         )
         self._pool = ThreadPoolExecutor(self.settings.threads, thread_name_prefix="udb")
 

@@ -39,7 +39,7 @@ from udb.domain.clock import utc_now
 from udb.domain.model import Outcome, Submission
 from udb.service import ping, reports
 from udb.service.requests import UNREAD, RequestObserver, RequestRecord
-from udb.service.testenv import Exchange
+from udb.service.testenv_recorder import Exchange
 from udb.soap import envelope, faults, messages
 from udb.soap.version import SoapVersion
 from udb.storage.base import Store

@@ -26,7 +26,7 @@ import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import data, floors, measure
+from bench import data, floors, measure, profile
 from bench.servers import Server, bench_env, free_port, ping_body, udb_serve
 from bench.wire import HOST, ROOT, read_template, render_body
 from udb.contract import ENDPOINT_PATH
@@ -50,6 +50,8 @@ class WrkRun:
     server_ms: float
     database_ms: float
     wrk_ms: float
+    #: the server's share of system (kernel) time in its CPU
+    server_system: float = 0.0
 
 
 def run_wrk(url: str, *, seconds: int, connections: int, env: dict[str, str]) -> tuple[str, float]:
@@ -67,12 +69,14 @@ def run_wrk(url: str, *, seconds: int, connections: int, env: dict[str, str]) ->
 
 def measured(server: Server, bodies: Path, *, seconds: int, connections: int) -> WrkRun:
     env = {**os.environ, "BODIES": str(bodies), "ENDPOINT_PATH": ENDPOINT_PATH, "WRK_THREADS": "1"}
-    server_before = sum(server.cpu_times())
+    server_before = server.cpu_times()
     database_before = measure.database_cpu()
     out, wrk_cpu = run_wrk(
         f"http://{HOST}:{server.port}", seconds=seconds, connections=connections, env=env
     )
-    server_cpu = sum(server.cpu_times()) - server_before
+    server_after = server.cpu_times()
+    server_cpu = sum(server_after) - sum(server_before)
+    server_system = server_after[1] - server_before[1]
     database_cpu = measure.database_cpu_since(database_before)
     found = _REQUESTS.search(out)
     rate = _RATE.search(out)
@@ -90,6 +94,7 @@ def measured(server: Server, bodies: Path, *, seconds: int, connections: int) ->
         server_ms=server_cpu / max(requests, 1) * 1000,
         database_ms=database_cpu / max(requests, 1) * 1000 if server.postgres else 0.0,
         wrk_ms=wrk_cpu / max(requests, 1) * 1000,
+        server_system=server_system / server_cpu if server_cpu else 0.0,
     )
 
 
@@ -142,11 +147,17 @@ def main() -> None:
     parser.add_argument("--database", choices=("postgresql", "sqlite"), default="postgresql")
     parser.add_argument("--unsigned", action="store_true", help="dev mode: unsigned reports")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=None, help="udb serve --threads")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--bodies", type=int, default=30000, help="distinct bodies rendered")
     parser.add_argument("--persons", type=int, default=20000)
     parser.add_argument("--keep", action="store_true", help="keep the workspace")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="record the workers with py-spy --gil during the run and print the hot spots",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         sys.exit("wrk is missing: apt-get install wrk (Debian's package)")
@@ -169,15 +180,22 @@ def main() -> None:
             print(f"signed {len(bodies)} bodies: {signer.seconds / len(bodies) * 1000:.2f} ms each")
         body_file = work / "bodies"
         write_bodies(body_file, bodies)
-        command = udb_serve(url, args.workers, None, "warning", signed=signed)
+        command = udb_serve(url, args.workers, args.threads, "warning", signed=signed)
         server = Server.start(
             work, command, args.workers, ping_body(signer), postgres=setup.postgres
         )
+        profiler = profile.Profiler(work) if args.profile else None
         try:
+            if profiler is not None:
+                profiler.start([worker.pid for worker in server.workers()])
             run = measured(server, body_file, seconds=args.seconds, connections=args.connections)
+            recorded = profiler.stop() if profiler is not None else []
         finally:
             server.stop()
         report(args, run, work, setup, bodies, plain, signed)
+        if profiler is not None:
+            print()
+            print(profile.worker_hot_spots(recorded, profiler.possible, top=30))
 
 
 def report(
@@ -208,7 +226,7 @@ def report(
     )
     print(
         f"  CPU per report: server {run.server_ms:.2f} ms, PostgreSQL {run.database_ms:.2f} ms, "
-        f"wrk {run.wrk_ms:.3f} ms"
+        f"wrk {run.wrk_ms:.3f} ms (server: {100 * run.server_system:.0f} % in the kernel)"
     )
     rows = [["stage (in isolation)", "CPU ms a report"]]
     if signed:

@@ -66,6 +66,7 @@ class UdbApp:
         self._endpoint: Endpoint | None = None
         self._readback: ReadbackEndpoint | None = None
         self._pool: ThreadPoolExecutor | None = None
+        self._request_log: RequestLogWriter | None = None
         #: True when the database is a test environment (``udb testenv init``)
         self.test_environment = False
 
@@ -85,6 +86,7 @@ class UdbApp:
                 "enrolled system is kept in full; never send real personal data here"
             )
         metrics, request_log = RequestMetrics(), RequestLogWriter(store)
+        self._request_log = request_log
         self._readback = ReadbackEndpoint(
             store,
             ReadPolicy(page_size=self.settings.fetch_page_size, settle=self.settings.fetch_settle),
@@ -109,6 +111,9 @@ class UdbApp:
         if self._pool is not None:
             self._pool.shutdown(wait=True)
             self._pool = None
+        if self._request_log is not None:
+            self._request_log.close()  # what is queued is written before the store closes
+            self._request_log = None
         if self._store is not None and self._owns_store:
             self._store.close()
         self._endpoint = None
@@ -186,7 +191,7 @@ class UdbApp:
         except _TooLarge:
             reply = endpoint.too_large(content_type, limit, received_at)
             await _reply(send, reply, close=True)
-            await loop.run_in_executor(self._pool, endpoint.after, reply)
+            await self._after(endpoint, reply)
             return
         except _Disconnected:
             return
@@ -194,8 +199,18 @@ class UdbApp:
             self._pool, endpoint.post, body, content_type, received_at
         )
         await _reply(send, reply)
-        # the request log, once the answer is out: a slow database delays no answer
-        await loop.run_in_executor(self._pool, endpoint.after, reply)
+        await self._after(endpoint, reply)
+
+    async def _after(self, endpoint: Endpoint, reply: Reply) -> None:
+        """The observers that run once the answer is out (:meth:`Endpoint.after`).
+
+        The request log only queues the record, so that runs here; a request kept in
+        full (the test environment) is written to the database, in the thread pool.
+        """
+        if reply.exchange is None:
+            endpoint.after(reply)
+        else:
+            await asyncio.get_running_loop().run_in_executor(self._pool, endpoint.after, reply)
 
     async def _get(self, scope: Scope, send: Send, service: ServiceContract, *, head: bool) -> None:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)

@@ -142,7 +142,8 @@ class Endpoint:
         self.new_id = new_id
         #: called with every request's record, after its answer is made
         self.observers = tuple(observers)
-        #: called by :meth:`after`, once the answer has gone out (they may wait for a database)
+        #: called by :meth:`after`, once the answer has gone out, on the server's event loop:
+        #: they must not wait (the request log only queues the record for its own thread)
         self.afterwards = tuple(afterwards)
         #: the report use case: :func:`udb.service.reports.submit`, or the test
         #: environment's :class:`udb.service.testenv.Scenarios`
@@ -193,10 +194,12 @@ class Endpoint:
         return self._report(request, message, received_at, correlation_id, trace)
 
     def after(self, reply: Reply) -> None:
-        """Run the observers that may wait (the request log) for an answer already sent.
+        """Run the observers of an answer already sent: the request log, and the
+        keeping of the request in full where the endpoint keeps exchanges.
 
-        The ASGI application calls it after the answer has gone out, so that a slow or
-        unreachable database delays no answer (a 101 still comes within 5 s).
+        The ASGI application calls it after the answer has gone out, so that nothing
+        here delays an answer; the exchanges are written to the database, so the
+        application runs this in its thread pool when the reply carries one.
         """
         if reply.record is not None:
             self._notify(self.afterwards, reply.record)

@@ -32,6 +32,12 @@ class RequestLog(abc.ABC):
     def add(self, record: RequestRecord) -> None:
         """Keep ``record``; a second record with the same CorrelationID is ignored."""
 
+    def add_many(self, records: Sequence[RequestRecord]) -> None:
+        """Keep each of ``records``, as :meth:`add` does (one statement where the
+        database can)."""
+        for record in records:
+            self.add(record)
+
     @abc.abstractmethod
     def find(self, correlation_id: str) -> RequestRecord | None: ...
 

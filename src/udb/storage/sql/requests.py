@@ -22,25 +22,30 @@ _PLACEHOLDERS = ", ".join("?" * len(COLUMNS.split(",")))
 
 class SqlRequestLog(SqlRepository, operator.RequestLog):
     def add(self, record: RequestRecord) -> None:
-        r = record
-        self.db.execute(
+        self.add_many([record])
+
+    def add_many(self, records: Sequence[RequestRecord]) -> None:
+        self.db.many(
             f"INSERT INTO request_log ({COLUMNS}) VALUES ({_PLACEHOLDERS})"
             " ON CONFLICT (correlation_id) DO NOTHING",
-            (
-                self.d.time(r.received_at),
-                r.correlation_id,
-                r.operation,
-                r.outcome,
-                r.code,
-                r.details,
-                r.http_status,
-                r.soap_version,
-                r.duration_ms,
-                r.system_name,
-                r.institution_number,
-                r.masked_cpr,
-                1 if r.repeated else 0,
-            ),
+            [self._row(record) for record in records],
+        )
+
+    def _row(self, r: RequestRecord) -> tuple[Any, ...]:
+        return (
+            self.d.time(r.received_at),
+            r.correlation_id,
+            r.operation,
+            r.outcome,
+            r.code,
+            r.details,
+            r.http_status,
+            r.soap_version,
+            r.duration_ms,
+            r.system_name,
+            r.institution_number,
+            r.masked_cpr,
+            1 if r.repeated else 0,
         )
 
     def find(self, correlation_id: str) -> RequestRecord | None:

@@ -216,6 +216,12 @@ def report(
         verify_ms = floors.verify_ms(bodies[:sample])
     parse_ms = floors.parse_validate_ms(plain[:sample])
     stored_own, stored_db = floors.stored_ms(setup.database_url, setup.cprs, 1000)
+    unsent = bodies[run.requests + 100 :][:1050]  # never sent: no replay
+    path_own, path_db = (
+        floors.endpoint_ms(setup.database_url, unsent, signed=signed)
+        if len(unsent) > 100
+        else (0.0, 0.0)
+    )
     kind = "signed, verified, stored" if signed else "unsigned (dev mode), stored"
     print()
     print(f"wrk: {kind}; {args.database}; {args.workers} workers; {args.connections} connections")
@@ -237,6 +243,8 @@ def report(
         ["one stored report in-process (this process)", f"{stored_own:.3f}"],
         ["one stored report in-process (PostgreSQL)", f"{stored_db:.3f}"],
         ["empty HTTP answer under granian (server)", f"{http:.3f}"],
+        ["the request path in one thread, no HTTP (this process)", f"{path_own:.3f}"],
+        ["the request path in one thread, no HTTP (PostgreSQL)", f"{path_db:.3f}"],
     ]
     print(measure.table(rows))
     floor_server = (xmlsec_ms if signed else 0.0) + parse_ms + http

@@ -310,7 +310,7 @@ class PostgresUnitOfWork(SqlUnitOfWork):
             self._open = False
             # UNKNOWN: the connection is lost, and the server discarded the transaction
             if session.conn.info.transaction_status in _IN_TRANSACTION:
-                session.execute("ROLLBACK")
+                session.command("ROLLBACK")
 
     def commit(self) -> None:
         session = self._session
@@ -320,10 +320,9 @@ class PostgresUnitOfWork(SqlUnitOfWork):
         if not session.began:
             return  # no statement ran: there is nothing to commit
         if session.conn.info.transaction_status == TransactionStatus.INERROR:
-            session.execute("ROLLBACK")
+            session.command("ROLLBACK")
             raise StorageError("PostgreSQL failed: a statement failed; the transaction was undone")
-        cursor = session.execute("COMMIT")
-        if cursor.statusmessage != "COMMIT":
+        if session.command("COMMIT") != "COMMIT":
             raise StorageError("PostgreSQL failed: the transaction was rolled back, not committed")
 
     def rollback(self) -> None:

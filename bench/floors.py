@@ -125,9 +125,7 @@ def stored_ms(database_url: str, cprs: Sequence[str], count: int) -> tuple[float
         store.close()
 
 
-def endpoint_ms(
-    database_url: str, bodies: Sequence[bytes], *, signed: bool
-) -> tuple[float, float]:
+def endpoint_ms(database_url: str, bodies: Sequence[bytes], *, signed: bool) -> tuple[float, float]:
     """(this process, PostgreSQL) CPU ms per request of ``Endpoint.post``, in one thread.
 
     ``bodies`` must not have been sent before (a signature is accepted once).

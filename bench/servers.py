@@ -162,11 +162,18 @@ class Server:
         return False
 
     def workers(self) -> list[psutil.Process]:
-        """The granian worker processes: the children of the server process."""
+        """The granian worker processes: the children of the server process, but for
+        ``udb retention schedule`` (the purges, started by ``udb serve``)."""
         try:
-            return psutil.Process(self.process.pid).children(recursive=True)
+            children = psutil.Process(self.process.pid).children(recursive=True)
         except psutil.NoSuchProcess:
             return []
+        workers = []
+        for child in children:
+            with contextlib.suppress(psutil.Error):
+                if "retention" not in child.cmdline():
+                    workers.append(child)
+        return workers
 
     def worker_pids(self) -> set[int]:
         return {p.pid for p in self.workers()}

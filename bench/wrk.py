@@ -14,6 +14,7 @@ millisecond of a report's server CPU goes, against the floors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import re
@@ -25,6 +26,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 from bench import data, floors, measure, profile
 from bench.servers import Server, bench_env, free_port, ping_body, udb_serve
@@ -52,6 +55,9 @@ class WrkRun:
     wrk_ms: float
     #: the server's share of system (kernel) time in its CPU
     server_system: float = 0.0
+    #: RSS of each worker (MiB) after the warm-up and at the end of the run
+    rss_before: tuple[float, ...] = ()
+    rss_after: tuple[float, ...] = ()
 
 
 def run_wrk(url: str, *, seconds: int, connections: int, env: dict[str, str]) -> tuple[str, float]:
@@ -69,6 +75,7 @@ def run_wrk(url: str, *, seconds: int, connections: int, env: dict[str, str]) ->
 
 def measured(server: Server, bodies: Path, *, seconds: int, connections: int) -> WrkRun:
     env = {**os.environ, "BODIES": str(bodies), "ENDPOINT_PATH": ENDPOINT_PATH, "WRK_THREADS": "1"}
+    rss_before = _worker_rss(server)
     server_before = server.cpu_times()
     database_before = measure.database_cpu()
     out, wrk_cpu = run_wrk(
@@ -95,7 +102,17 @@ def measured(server: Server, bodies: Path, *, seconds: int, connections: int) ->
         database_ms=database_cpu / max(requests, 1) * 1000 if server.postgres else 0.0,
         wrk_ms=wrk_cpu / max(requests, 1) * 1000,
         server_system=server_system / server_cpu if server_cpu else 0.0,
+        rss_before=rss_before,
+        rss_after=_worker_rss(server),
     )
+
+
+def _worker_rss(server: Server) -> tuple[float, ...]:
+    rss = []
+    for worker in sorted(server.workers(), key=lambda w: w.pid):
+        with contextlib.suppress(psutil.Error):
+            rss.append(worker.memory_info().rss / measure.MIB)
+    return tuple(rss)
 
 
 def write_bodies(path: Path, bodies: list[bytes]) -> None:
@@ -151,6 +168,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--bodies", type=int, default=30000, help="distinct bodies rendered")
+    parser.add_argument(
+        "--warmup", type=int, default=2000, help="bodies sent before the measured run (3 s)"
+    )
     parser.add_argument("--persons", type=int, default=20000)
     parser.add_argument("--keep", action="store_true", help="keep the workspace")
     parser.add_argument(
@@ -170,7 +190,7 @@ def main() -> None:
         template = read_template()
         plain = [
             render_body(template, setup.cprs[i % len(setup.cprs)], str(uuid.uuid4()))
-            for i in range(args.bodies)
+            for i in range(args.bodies + args.warmup)
         ]
         signer = setup.signer() if signed else None
         bodies = plain
@@ -178,7 +198,9 @@ def main() -> None:
             with signer.batch():
                 bodies = [signer.sign(body) for body in plain]
             print(f"signed {len(bodies)} bodies: {signer.seconds / len(bodies) * 1000:.2f} ms each")
-        body_file = work / "bodies"
+        warmup_file, body_file = work / "warmup-bodies", work / "bodies"
+        write_bodies(warmup_file, bodies[: args.warmup])
+        bodies, plain = bodies[args.warmup :], plain[args.warmup :]
         write_bodies(body_file, bodies)
         command = udb_serve(url, args.workers, args.threads, "warning", signed=signed)
         server = Server.start(
@@ -186,6 +208,8 @@ def main() -> None:
         )
         profiler = profile.Profiler(work) if args.profile else None
         try:
+            if args.warmup:  # the pool's connections, the caches, the prepared statements
+                measured(server, warmup_file, seconds=3, connections=args.connections)
             if profiler is not None:
                 profiler.start([worker.pid for worker in server.workers()])
             run = measured(server, body_file, seconds=args.seconds, connections=args.connections)
@@ -229,6 +253,16 @@ def report(
         f"  {run.rate:,.0f} reports/s ({run.requests} in {args.seconds} s); p50 "
         f"{run.latency_ms.get(50, 0):.1f} ms, p99 {run.latency_ms.get(99, 0):.1f} ms; "
         f"non-2xx {run.non_2xx}, socket errors {run.socket_errors}"
+    )
+    growth = [
+        100 * (after - before) / before
+        for before, after in zip(run.rss_before, run.rss_after, strict=False)
+    ]
+    print(
+        "  RSS per worker: "
+        + ", ".join(f"{after:.1f} MiB" for after in run.rss_after)
+        + " at the end; growth over the run "
+        + ", ".join(f"{g:+.1f} %" for g in growth)
     )
     print(
         f"  CPU per report: server {run.server_ms:.2f} ms, PostgreSQL {run.database_ms:.2f} ms, "

@@ -125,9 +125,17 @@ class Server:
         *,
         log_name: str = "server.log",
         postgres: bool = False,
+        source: Path | None = None,
     ) -> Server:
-        """``command`` on a free port; returns when it answers a Ping with ``up``."""
+        """``command`` on a free port; returns when it answers a Ping with ``up``.
+
+        ``source``: another tree's ``src`` directory, whose ``udb`` the server then runs
+        (``python -m bench.wrk --compare``).
+        """
         log_path = directory / log_name
+        env = bench_env()
+        if source is not None:
+            env["PYTHONPATH"] = os.pathsep.join((str(source), env["PYTHONPATH"]))
         for _attempt in range(3):
             port = free_port()
             with log_path.open("ab") as log:
@@ -136,7 +144,7 @@ class Server:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                    env=bench_env(),
+                    env=env,
                 )
             server = cls(process, port, log_path, postgres)
             if server.wait_until_up(timeout=30, workers=workers, ping=ping):

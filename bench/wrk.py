@@ -20,6 +20,7 @@ import os
 import re
 import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -30,11 +31,13 @@ from pathlib import Path
 import psutil
 
 from bench import data, floors, measure, profile
-from bench.servers import Server, bench_env, free_port, ping_body, udb_serve
-from bench.wire import HOST, ROOT, read_template, render_body
+from bench.servers import Command, Server, bench_env, free_port, ping_body, udb_serve
+from bench.wire import HOST, ROOT, Signer, read_template, render_body
 from udb.contract import ENDPOINT_PATH
 
 SCRIPT = ROOT / "bench" / "wrk_bodies.lua"
+#: bodies a server of --compare gets before its measured run (1 s)
+WARM_BODIES = 1500
 _RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
 _LATENCY = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
 _NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
@@ -174,6 +177,19 @@ def main() -> None:
     parser.add_argument("--persons", type=int, default=20000)
     parser.add_argument("--keep", action="store_true", help="keep the workspace")
     parser.add_argument(
+        "--compare",
+        type=Path,
+        metavar="SRC",
+        help="another tree's src directory: its server and this tree's run alternately on the"
+        " same database and bodies (--rounds each), no floors",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --compare")
+    parser.add_argument(
+        "--no-floors",
+        action="store_true",
+        help="only the run, not the floors (for comparing two trees, run after run)",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="record the workers with py-spy --gil during the run and print the hot spots",
@@ -203,6 +219,9 @@ def main() -> None:
         bodies, plain = bodies[args.warmup :], plain[args.warmup :]
         write_bodies(body_file, bodies)
         command = udb_serve(url, args.workers, args.threads, "warning", signed=signed)
+        if args.compare is not None:
+            compare(args, work, setup, command, signer, warmup_file, bodies)
+            return
         server = Server.start(
             work, command, args.workers, ping_body(signer), postgres=setup.postgres
         )
@@ -222,6 +241,58 @@ def main() -> None:
             print(profile.worker_hot_spots(recorded, profiler.possible, top=30))
 
 
+def compare(
+    args: argparse.Namespace,
+    work: Path,
+    setup: data.Setup,
+    command: Command,
+    signer: Signer | None,
+    warmup_file: Path,
+    bodies: list[bytes],
+) -> None:
+    """This tree and ``args.compare`` alternately, each round on fresh bodies: the
+    same database, the same load, minutes apart at most."""
+    trees: list[tuple[str, Path | None]] = [("other", args.compare), ("this", None)]
+    share = len(bodies) // (2 * args.rounds)
+    if share < 2 * WARM_BODIES:
+        raise SystemExit("too few bodies for the rounds: raise --bodies")
+    results: dict[str, list[WrkRun]] = {name: [] for name, _ in trees}
+    chunk = 0
+    for round_ in range(1, args.rounds + 1):
+        for name, source in trees:
+            mine = bodies[chunk * share : (chunk + 1) * share]
+            chunk += 1
+            warm, part = work / f"warm-{chunk}", work / f"bodies-{chunk}"
+            write_bodies(warm, mine[:WARM_BODIES])
+            write_bodies(part, mine[WARM_BODIES:])
+            server = Server.start(
+                work, command, args.workers, ping_body(signer), postgres=setup.postgres,
+                source=source,
+            )  # fmt: skip
+            try:
+                # each server warm: its connections, caches and prepared statements
+                measured(server, warm, seconds=1, connections=args.connections)
+                run = measured(server, part, seconds=args.seconds, connections=args.connections)
+            finally:
+                server.stop()
+            results[name].append(run)
+            print(
+                f"round {round_} {name:5}: {run.rate:7,.0f} reports/s, p99 "
+                f"{run.latency_ms.get(99, 0):6.1f} ms; server {run.server_ms:.2f} ms, "
+                f"PostgreSQL {run.database_ms:.2f} ms, wrk {run.wrk_ms:.3f} ms a report; "
+                f"non-2xx {run.non_2xx}"
+            )
+    for name, source in trees:
+        runs = results[name]
+        rate = statistics.median(r.rate for r in runs)
+        server_ms = statistics.median(r.server_ms for r in runs)
+        database_ms = statistics.median(r.database_ms for r in runs)
+        print(
+            f"{name} ({source or 'this tree'}): median {rate:,.0f} reports/s, "
+            f"server {server_ms:.2f} ms, PostgreSQL {database_ms:.2f} ms a report"
+        )
+
+
 def report(
     args: argparse.Namespace,
     run: WrkRun,
@@ -231,21 +302,6 @@ def report(
     plain: list[bytes],
     signed: bool,
 ) -> None:
-    sample = 2000
-    http = empty_http(work, args.workers, seconds=5, connections=args.connections)
-    xmlsec_ms = verify_ms = 0.0
-    if signed and setup.certs is not None:
-        cert = setup.certs.client_cert.read_bytes()
-        xmlsec_ms = floors.xmlsec_floor(bodies[:sample], cert)
-        verify_ms = floors.verify_ms(bodies[:sample])
-    parse_ms = floors.parse_validate_ms(plain[:sample])
-    stored_own, stored_db = floors.stored_ms(setup.database_url, setup.cprs, 1000)
-    unsent = bodies[run.requests + 100 :][:1050]  # never sent: no replay
-    path_own, path_db = (
-        floors.endpoint_ms(setup.database_url, unsent, signed=signed)
-        if len(unsent) > 100
-        else (0.0, 0.0)
-    )
     kind = "signed, verified, stored" if signed else "unsigned (dev mode), stored"
     print()
     print(f"wrk: {kind}; {args.database}; {args.workers} workers; {args.connections} connections")
@@ -267,6 +323,23 @@ def report(
     print(
         f"  CPU per report: server {run.server_ms:.2f} ms, PostgreSQL {run.database_ms:.2f} ms, "
         f"wrk {run.wrk_ms:.3f} ms (server: {100 * run.server_system:.0f} % in the kernel)"
+    )
+    if args.no_floors:
+        return
+    sample = 2000
+    http = empty_http(work, args.workers, seconds=5, connections=args.connections)
+    xmlsec_ms = verify_ms = 0.0
+    if signed and setup.certs is not None:
+        cert = setup.certs.client_cert.read_bytes()
+        xmlsec_ms = floors.xmlsec_floor(bodies[:sample], cert)
+        verify_ms = floors.verify_ms(bodies[:sample])
+    parse_ms = floors.parse_validate_ms(plain[:sample])
+    stored_own, stored_db = floors.stored_ms(setup.database_url, setup.cprs, 1000)
+    unsent = bodies[run.requests + 100 :][:1050]  # never sent: no replay
+    path_own, path_db = (
+        floors.endpoint_ms(setup.database_url, unsent, signed=signed)
+        if len(unsent) > 100
+        else (0.0, 0.0)
     )
     rows = [["stage (in isolation)", "CPU ms a report"]]
     if signed:

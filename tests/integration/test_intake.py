@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
@@ -23,8 +24,9 @@ from udb.domain.model import (
     PersonStatus,
 )
 from udb.storage import IntegrityError, Store
-from udb.storage.base import UnitOfWork
+from udb.storage.base import SignatureSeen, UnitOfWork
 from udb.storage.records import Arrival, Intake, ReportRecord
+from udb.storage.sql.repositories import SqlReplayCache
 
 CPR = "1503084232"
 FINGERPRINT = "ab" * 32
@@ -179,3 +181,100 @@ def test_record_with_a_used_correlation_id_is_an_integrity_error(store: Store) -
         assert uow.record(record("t-1", "c-1"), ()) is not None
         with pytest.raises(IntegrityError):
             uow.record(record("t-2", "c-1"), ())
+
+
+# record_and_commit: the report's last step (PostgreSQL: one statement, committed at once)
+
+BLOCKS = (JobWishBlock("tømrer", NOW - timedelta(days=1)),)
+
+
+def counts(store: Store, stid: str = "t-1") -> tuple[int, int]:
+    """(reports logged under ``stid``, blocks in the history) of CPR."""
+    with store.unit_of_work(readonly=True) as uow:
+        view = uow.persons.view(CPR)
+        logged = uow.reports.find(1, stid)
+    assert view is not None
+    return (0 if logged is None else 1), view.history_count
+
+
+def only_postgresql(store: Store, why: str) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip(why)
+
+
+def test_record_and_commit_keeps_the_report_and_remembers_the_signature(pinned: Store) -> None:
+    with pinned.unit_of_work() as uow:
+        assert uow.receive(SIGNED).first_seen
+        assert uow.record_and_commit(record(), BLOCKS) is not None
+    assert counts(pinned) == (1, 1)
+    with pinned.unit_of_work() as uow:
+        assert not uow.receive(SIGNED).first_seen
+
+
+def test_a_unit_of_work_rolled_back_after_its_intake_remembers_nothing(pinned: Store) -> None:
+    with pinned.unit_of_work() as uow:
+        assert uow.receive(SIGNED).first_seen
+    with pinned.unit_of_work() as uow:
+        assert uow.receive(SIGNED).first_seen
+
+
+def test_a_signature_remembered_meanwhile_writes_nothing(pinned: Store) -> None:
+    only_postgresql(pinned, "SQLite has one writer at a time: a replay cannot race its original")
+    with pinned.unit_of_work() as first:
+        assert first.receive(SIGNED).first_seen
+        with pinned.unit_of_work() as racing:
+            assert racing.receive(SIGNED).first_seen
+            assert racing.record_and_commit(record("t-9", "c-9"), ()) is not None
+        with pytest.raises(SignatureSeen):
+            first.record_and_commit(record(), BLOCKS)
+    assert counts(pinned) == (0, 0)
+
+
+def test_a_repeat_racing_its_replay_is_seen_at_commit(pinned: Store) -> None:
+    only_postgresql(pinned, "SQLite has one writer at a time: a replay cannot race its original")
+    with pinned.unit_of_work() as first:
+        assert first.receive(SIGNED).first_seen
+        with pinned.unit_of_work() as racing:
+            assert racing.receive(SIGNED).first_seen
+            racing.commit()
+        with pytest.raises(SignatureSeen):
+            first.commit()
+
+
+def test_an_intake_that_purged_the_replay_cache_records_in_its_transaction(
+    pinned: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(SqlReplayCache, "PURGE_EVERY", 1)  # every intake purges
+    with pinned.unit_of_work() as uow:
+        assert uow.receive(SIGNED).first_seen
+        assert uow.record_and_commit(record(), BLOCKS) is not None
+    assert counts(pinned) == (1, 1)
+    with pinned.unit_of_work() as uow:
+        assert not uow.receive(SIGNED).first_seen
+
+
+def test_a_report_is_two_statements_without_begin_or_commit(
+    pinned: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    only_postgresql(pinned, "the two statements are PostgreSQL's (SQLite asks the repositories)")
+    from udb.storage.postgresql.session import Session
+
+    sent: list[str] = []
+    alone, command = Session.alone, Session._command
+
+    def alone_counted(self: Session, sql: str, *args: Any, **kwargs: Any) -> Any:
+        sent.append("statement")
+        return alone(self, sql, *args, **kwargs)
+
+    def command_counted(self: Session, sql: str) -> str:
+        sent.append(sql.split()[0])
+        return command(self, sql)
+
+    monkeypatch.setattr(Session, "alone", alone_counted)
+    monkeypatch.setattr(Session, "_command", command_counted)
+    monkeypatch.setattr(SqlReplayCache, "PURGE_EVERY", 10**9)  # no purge this time
+    with pinned.unit_of_work() as uow:
+        assert uow.receive(SIGNED).first_seen
+        assert uow.record_and_commit(record(), BLOCKS) is not None
+    assert sent == ["statement", "statement"]
+    assert counts(pinned) == (1, 1)

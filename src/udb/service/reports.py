@@ -7,7 +7,14 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from udb.domain import cpr
-from udb.domain.model import ClientSystem, ErrorCode, Outcome, ReportContent, Submission
+from udb.domain.model import (
+    Block,
+    ClientSystem,
+    ErrorCode,
+    Outcome,
+    ReportContent,
+    Submission,
+)
 from udb.domain.rules import Facts, check_report
 from udb.service.errors import (
     NOT_PINNED,
@@ -17,7 +24,7 @@ from udb.service.errors import (
     Replayed,
     TransactionIdReused,
 )
-from udb.storage.base import StorageError, Store, UnitOfWork
+from udb.storage.base import SignatureSeen, StorageError, Store, UnitOfWork
 from udb.storage.records import Arrival, ReportRecord
 
 log = logging.getLogger(__name__)
@@ -91,22 +98,45 @@ def arrival(submission: Submission) -> Arrival:
 def submit(submission: Submission, store: Store, policy: ReportPolicy) -> Outcome:
     """Answer one report: accepted, or rejected with one error code.
 
-    Everything happens in one transaction: the report is logged with its
-    outcome under its idempotency key (system, SystemTransactionID), and if it
-    is accepted its blocks go to the history and, where newer, become current.
-    A repeated report with the same key and content gets the stored answer and
-    changes nothing; the same key with other content raises
-    :class:`TransactionIdReused`. If the database fails, the transaction is
-    rolled back and the answer is 101. One case cannot be told apart: the
-    connection breaking during the COMMIT itself, when the database may have
-    committed. That is why 101 means "send the same report again unchanged":
-    the idempotency key then answers with the original outcome.
+    One unit of work reads what the rules need (:meth:`UnitOfWork.receive`),
+    decides, and logs the report with its outcome under its idempotency key
+    (system, SystemTransactionID), its blocks going to the history and, where
+    newer, becoming current: written and committed at once
+    (:meth:`UnitOfWork.record_and_commit`; PostgreSQL: the intake and the record
+    are one statement each, two round trips a report). A repeated report with
+    the same key and content gets the stored answer and changes nothing; the
+    same key with other content raises :class:`TransactionIdReused`. If the
+    database fails, nothing is kept and the answer is 101. One case cannot be
+    told apart: the connection breaking during the commit itself, when the
+    database may have committed. That is why 101 means "send the same report
+    again unchanged": the idempotency key then answers with the original outcome.
     """
     try:
         with store.unit_of_work() as uow:
-            outcome = _submit(submission, uow, policy)
-            uow.commit()
-            return outcome
+            decision = _decide(submission, uow, policy)
+            if decision.record is None:  # a repeat: remember the signature, nothing else
+                uow.commit()
+                return decision.outcome
+            report_id = uow.record_and_commit(decision.record, decision.blocks)
+        if report_id is not None:
+            log.debug(
+                "report %s cpr=%s blocks=%d correlation_id=%s",
+                "accepted"
+                if decision.outcome.error is None
+                else f"rejected {decision.outcome.error}",
+                cpr.mask(submission.report.cpr),
+                len(decision.blocks),
+                submission.correlation_id,
+            )
+            return decision.outcome
+        # Another transaction logged the same key between receive() and the record.
+        with store.unit_of_work(readonly=True) as uow:
+            earlier = uow.reports.find(decision.record.system_id, submission.system_transaction_id)
+        if earlier is None:  # pragma: no cover - the row that conflicted must exist
+            raise StorageError("idempotency key conflicted but cannot be read")
+        return _as_before(earlier, submission)
+    except SignatureSeen:
+        raise Replayed(REPLAY_REFUSED) from None
     except StorageError:
         log.exception(
             "storage failed; answering %d correlation_id=%s",
@@ -117,7 +147,7 @@ def submit(submission: Submission, store: Store, policy: ReportPolicy) -> Outcom
 
 
 def answer_without_storing(submission: Submission, store: Store, policy: ReportPolicy) -> Outcome:
-    """What :func:`submit` would answer now, with everything it did undone.
+    """What :func:`submit` would answer now, with nothing written.
 
     Raises what :func:`submit` raises (a replay, an unknown caller, a reused
     transaction id). The test environment uses it to answer 101 for a report
@@ -125,55 +155,55 @@ def answer_without_storing(submission: Submission, store: Store, policy: ReportP
     """
     try:
         with store.unit_of_work() as uow:
-            return _submit(submission, uow, policy)  # never committed: rolled back
+            return _decide(submission, uow, policy).outcome  # never committed: rolled back
     except StorageError:
         return Outcome.rejected(ErrorCode.INTERNAL)
 
 
-def _submit(submission: Submission, uow: UnitOfWork, policy: ReportPolicy) -> Outcome:
+@dataclass(frozen=True, slots=True)
+class _Decision:
+    """What :func:`_decide` found: the answer and, for a new report, what to record."""
+
+    outcome: Outcome
+    #: the report log's row to write (None: a repeat, answered as before)
+    record: ReportRecord | None = None
+    blocks: tuple[Block, ...] = ()
+
+
+def _decide(submission: Submission, uow: UnitOfWork, policy: ReportPolicy) -> _Decision:
     intake = uow.receive(arrival(submission))
     if not intake.first_seen:
         raise Replayed(REPLAY_REFUSED)
     system = identify(submission, intake.system)
     report = submission.report
-    fingerprint = report.fingerprint()
-    earlier = intake.earlier
-    if earlier is None:
-        code = check_report(
-            Facts(
-                report=report,
-                person=intake.person,
-                institution=intake.institution,
-                system=system,
-                received_at=submission.received_at,
-                future_tolerance=policy.future_tolerance,
-            )
-        )
-        record = ReportRecord(
-            correlation_id=submission.correlation_id,
-            system_id=system.id,
-            system_transaction_id=submission.system_transaction_id,
-            content_sha256=fingerprint,
-            cpr=report.cpr,
-            institution_number=report.institution_number,
+    if intake.earlier is not None:
+        return _Decision(_as_before(intake.earlier, submission))
+    code = check_report(
+        Facts(
+            report=report,
+            person=intake.person,
+            institution=intake.institution,
+            system=system,
             received_at=submission.received_at,
-            outcome=code,
+            future_tolerance=policy.future_tolerance,
         )
-        report_id = uow.record(record, report.blocks if code is None else ())
-        if report_id is not None:
-            log.debug(
-                "report %s cpr=%s blocks=%d correlation_id=%s",
-                "accepted" if code is None else f"rejected {int(code)}",
-                cpr.mask(report.cpr),
-                len(report.blocks),
-                submission.correlation_id,
-            )
-            return Outcome(code)
-        # Another transaction logged the same key between receive() and record().
-        earlier = uow.reports.find(system.id, submission.system_transaction_id)
-        if earlier is None:  # pragma: no cover - the row that conflicted must exist
-            raise StorageError("idempotency key conflicted but cannot be read")
-    if earlier.content_sha256 != fingerprint:
+    )
+    record = ReportRecord(
+        correlation_id=submission.correlation_id,
+        system_id=system.id,
+        system_transaction_id=submission.system_transaction_id,
+        content_sha256=report.fingerprint(),
+        cpr=report.cpr,
+        institution_number=report.institution_number,
+        received_at=submission.received_at,
+        outcome=code,
+    )
+    return _Decision(Outcome(code), record, report.blocks if code is None else ())
+
+
+def _as_before(earlier: ReportRecord, submission: Submission) -> Outcome:
+    """The stored answer for a repeated key, or IPL000005 if the content differs."""
+    if earlier.content_sha256 != submission.report.fingerprint():
         raise TransactionIdReused(
             "SystemTransactionID was already used by this system for a different report"
         )

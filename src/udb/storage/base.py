@@ -56,6 +56,11 @@ class IntegrityError(StorageError):
     """A write broke a constraint (an unknown institution number, say)."""
 
 
+class SignatureSeen(Exception):
+    """The signature was remembered by another unit of work after this one read it as
+    new (:meth:`UnitOfWork.receive`): a replay racing its original. Nothing was written."""
+
+
 class Municipalities(abc.ABC):
     @abc.abstractmethod
     def upsert_many(self, municipalities: Iterable[Municipality]) -> ApplyCounts: ...
@@ -274,10 +279,13 @@ class UnitOfWork(abc.ABC):
         self.rollback()
 
     def receive(self, arrival: Arrival) -> Intake:
-        """Remember the signature (replay cache) and read what the rules need.
+        """Read what the rules need, and whether the signature is new (replay cache).
 
-        Adapters may do this in one round trip (PostgreSQL does); this default
-        asks the repositories one by one.
+        The signature is remembered by the time the unit of work commits
+        (:meth:`commit` or :meth:`record_and_commit`), and not if it rolls back.
+        Adapters may do this in one round trip and remember the signature with the
+        commit (PostgreSQL does); this default asks the repositories one by one and
+        remembers the signature at once.
         """
         first_seen = True
         if arrival.replay_key is not None and arrival.keep_until is not None:
@@ -313,9 +321,23 @@ class UnitOfWork(abc.ABC):
                 self.reports.add_block(report_id, record.cpr, block)
         return report_id
 
+    def record_and_commit(self, record: ReportRecord, blocks: Sequence[Block]) -> int | None:
+        """:meth:`record`, then :meth:`commit`: a report's last step.
+
+        Adapters may write and commit in one round trip (PostgreSQL does: the
+        signature remembered, the report logged and its blocks kept by one
+        statement, committed at once). Raises :class:`SignatureSeen`, with
+        nothing written, if another unit of work remembered the signature after
+        :meth:`receive` read it as new.
+        """
+        report_id = self.record(record, blocks)
+        self.commit()
+        return report_id
+
     @abc.abstractmethod
     def commit(self) -> None:
-        """Make the transaction's writes durable."""
+        """Make the transaction's writes durable (:class:`SignatureSeen`: see
+        :meth:`record_and_commit`)."""
 
     @abc.abstractmethod
     def rollback(self) -> None:

@@ -149,6 +149,24 @@ class Session:
             self._begin = begin
             return self._begin_with(sql, params)
 
+    def alone(self, sql: str, params: NativeParams, *, retry: bool) -> tuple[Any, ...] | None:
+        """Run one statement in a transaction of its own, committed when it ends, while
+        this session's transaction has not begun (its BEGIN stays pending); its first row.
+
+        ``retry``: a statement that only reads is sent again on another connection if
+        this one turns out to be broken; one that writes never is (it may have committed).
+        """
+        if self.began:
+            raise RuntimeError("a statement alone inside a transaction already begun")
+        with translated():
+            try:
+                return self.conn.execute(sql, params).fetchone()
+            except psycopg.OperationalError:
+                if not (retry and self.conn.broken):
+                    raise
+            self.conn = self._replace(self.conn)
+            return self.conn.execute(sql, params).fetchone()
+
     def native_one(self, sql: str, params: NativeParams = ()) -> tuple[Any, ...] | None:
         cursor = self.native(sql, params)
         with translated():

@@ -48,6 +48,7 @@ import threading
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from types import TracebackType
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -60,12 +61,12 @@ from psycopg_pool import ConnectionPool
 
 from udb.domain.model import Block, Person
 from udb.storage import migrations
-from udb.storage.base import StorageError, Store
+from udb.storage.base import SignatureSeen, StorageError, Store
 from udb.storage.postgresql import intake, staging
 from udb.storage.postgresql.session import PgConnection, Session, split_url, translated
 from udb.storage.records import Arrival, Intake, ReportRecord, StagedRegister
 from udb.storage.sql import unit_of_work
-from udb.storage.sql.dialect import PostgresDialect
+from udb.storage.sql.dialect import PostgresDialect, aware
 from udb.storage.sql.persons import new_token
 from udb.storage.sql.unit_of_work import SqlUnitOfWork
 
@@ -279,6 +280,9 @@ class PostgresUnitOfWork(SqlUnitOfWork):
         self._readonly = readonly
         self._session: Session | None = None
         self._open = False
+        #: a signature :meth:`receive` read as new, to remember when the work commits:
+        #: (key, keep until, now)
+        self._replay: tuple[str, datetime, datetime] | None = None
 
     def __enter__(self) -> PostgresUnitOfWork:
         session = self._store.acquire()
@@ -306,6 +310,7 @@ class PostgresUnitOfWork(SqlUnitOfWork):
             self._store.release(session)
 
     def _rollback(self, session: Session) -> None:
+        self._replay = None
         if self._open:
             self._open = False
             # UNKNOWN: the connection is lost, and the server discarded the transaction
@@ -316,6 +321,13 @@ class PostgresUnitOfWork(SqlUnitOfWork):
         session = self._session
         if session is None or not self._open:
             raise RuntimeError("commit outside an open unit of work")
+        replay, self._replay = self._replay, None
+        if replay is not None and not session.began:  # only read so far: remember, alone
+            self._open = False
+            self._remember(session, replay, alone=True)
+            return
+        if replay is not None:
+            self._remember(session, replay, alone=False)
         self._open = False
         if not session.began:
             return  # no statement ran: there is nothing to commit
@@ -335,7 +347,46 @@ class PostgresUnitOfWork(SqlUnitOfWork):
         return self._session
 
     def receive(self, arrival: Arrival) -> Intake:
-        return intake.receive(self._db(), arrival, self.replay)
+        """The intake; as the first statement it runs alone and only reads, and the
+        signature is remembered with the commit (:meth:`record_and_commit`, :meth:`commit`)."""
+        session = self._db()
+        if session.began or arrival.replay_key is None or arrival.keep_until is None:
+            return intake.receive(session, arrival, self.replay, remember=session.began)
+        found = intake.receive(session, arrival, self.replay, remember=False)
+        if found.first_seen:
+            self._replay = (arrival.replay_key, arrival.keep_until, arrival.received_at)
+            # begins the transaction when it purges (one call in 500): then the
+            # signature is remembered in it, with the record
+            self.replay.maybe_purge(arrival.received_at)
+        return found
 
     def record(self, record: ReportRecord, blocks: Sequence[Block]) -> int | None:
-        return intake.record(self._db(), record, blocks, self.reports)
+        session = self._db()
+        replay, self._replay = self._replay, None
+        if replay is not None:
+            self._remember(session, replay, alone=False)
+        return intake.record(session, record, blocks, self.reports)
+
+    def record_and_commit(self, record: ReportRecord, blocks: Sequence[Block]) -> int | None:
+        """One statement alone when nothing else was written: the signature remembered,
+        the report logged and its blocks kept, committed when it ends (no BEGIN, no COMMIT)."""
+        session = self._db()
+        if session.began:
+            return super().record_and_commit(record, blocks)
+        replay, self._replay = self._replay, None
+        self._open = False  # whatever the statement does, this work is done
+        return intake.record(session, record, blocks, self.reports, alone=True, replay=replay)
+
+    def _remember(
+        self, session: Session, replay: tuple[str, datetime, datetime], *, alone: bool
+    ) -> None:
+        """Remember the signature :meth:`receive` read as new (SignatureSeen if another
+        unit of work did meanwhile); ``alone``: committed at once, outside a transaction."""
+        key, keep_until, now = replay
+        params = {"key": key, "keep_until": aware(keep_until), "now": aware(now)}
+        if alone:
+            remembered = session.alone(intake.REMEMBER, params, retry=False)
+        else:
+            remembered = session.native_one(intake.REMEMBER, params)
+        if remembered is None:
+            raise SignatureSeen(intake.REPLAY_RACED)

@@ -14,152 +14,16 @@ millisecond of a report's server CPU goes, against the floors.
 from __future__ import annotations
 
 import argparse
-import contextlib
-import http.client
-import os
-import re
-import resource
 import shutil
 import statistics
-import subprocess
 import sys
-import time
 import uuid
-from dataclasses import dataclass
 from pathlib import Path
 
-import psutil
-
 from bench import data, floors, measure, profile
-from bench.servers import Command, Server, bench_env, free_port, ping_body, udb_serve
-from bench.wire import HOST, ROOT, Signer, read_template, render_body
-from udb.contract import ENDPOINT_PATH
-
-SCRIPT = ROOT / "bench" / "wrk_bodies.lua"
-#: bodies a server of --compare gets before its measured run (1 s)
-WARM_BODIES = 1500
-_RATE = re.compile(r"Requests/sec:\s+([\d.]+)")
-_LATENCY = re.compile(r"^\s+(50|75|90|99)%\s+([\d.]+)(us|ms|s)\s*$", re.MULTILINE)
-_NON_2XX = re.compile(r"Non-2xx or 3xx responses:\s+(\d+)")
-_REQUESTS = re.compile(r"(\d+) requests in")
-_ERRORS = re.compile(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)")
-_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
-
-
-@dataclass(frozen=True)
-class WrkRun:
-    requests: int
-    rate: float
-    latency_ms: dict[int, float]
-    non_2xx: int
-    socket_errors: int
-    server_ms: float
-    database_ms: float
-    wrk_ms: float
-    #: the server's share of system (kernel) time in its CPU
-    server_system: float = 0.0
-    #: RSS of each worker (MiB) after the warm-up and at the end of the run
-    rss_before: tuple[float, ...] = ()
-    rss_after: tuple[float, ...] = ()
-
-
-def run_wrk(url: str, *, seconds: int, connections: int, env: dict[str, str]) -> tuple[str, float]:
-    """wrk's output and its own CPU seconds (user + system, as a child of this process)."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    command = [
-        "wrk", "-t", env.get("WRK_THREADS", "1"), "-c", str(connections), "-d", f"{seconds}s",
-        "--latency", "-s", str(SCRIPT), url,
-    ]  # fmt: skip
-    done = subprocess.run(command, capture_output=True, text=True, env=env, check=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return done.stdout, cpu
-
-
-def measured(server: Server, bodies: Path, *, seconds: int, connections: int) -> WrkRun:
-    env = {**os.environ, "BODIES": str(bodies), "ENDPOINT_PATH": ENDPOINT_PATH, "WRK_THREADS": "1"}
-    rss_before = _worker_rss(server)
-    server_before = server.cpu_times()
-    database_before = measure.database_cpu()
-    out, wrk_cpu = run_wrk(
-        f"http://{HOST}:{server.port}", seconds=seconds, connections=connections, env=env
-    )
-    server_after = server.cpu_times()
-    server_cpu = sum(server_after) - sum(server_before)
-    server_system = server_after[1] - server_before[1]
-    database_cpu = measure.database_cpu_since(database_before)
-    found = _REQUESTS.search(out)
-    rate = _RATE.search(out)
-    if found is None or rate is None:
-        raise RuntimeError("wrk printed no figures:\n" + out)
-    requests = int(found.group(1))
-    errors = _ERRORS.search(out)
-    non_2xx = _NON_2XX.search(out)
-    return WrkRun(
-        requests=requests,
-        rate=float(rate.group(1)),
-        latency_ms={int(p): float(v) * _UNITS[u] for p, v, u in _LATENCY.findall(out)},
-        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
-        socket_errors=sum(int(g) for g in errors.groups()) if errors else 0,
-        server_ms=server_cpu / max(requests, 1) * 1000,
-        database_ms=database_cpu / max(requests, 1) * 1000 if server.postgres else 0.0,
-        wrk_ms=wrk_cpu / max(requests, 1) * 1000,
-        server_system=server_system / server_cpu if server_cpu else 0.0,
-        rss_before=rss_before,
-        rss_after=_worker_rss(server),
-    )
-
-
-def _worker_rss(server: Server) -> tuple[float, ...]:
-    rss = []
-    for worker in sorted(server.workers(), key=lambda w: w.pid):
-        with contextlib.suppress(psutil.Error):
-            rss.append(worker.memory_info().rss / measure.MIB)
-    return tuple(rss)
-
-
-def write_bodies(path: Path, bodies: list[bytes]) -> None:
-    with path.open("wb") as out:
-        for body in bodies:
-            if b"\0" in body:
-                raise ValueError("a body holds a NUL byte")
-            out.write(body + b"\0")
-
-
-def empty_http(directory: Path, workers: int, *, seconds: int, connections: int) -> float:
-    """Server CPU ms per request of :mod:`bench.empty_app` under granian, driven by wrk."""
-    port = free_port()
-    log = (directory / "empty.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "granian", "--interface", "asgi", "--workers", str(workers),
-         "--host", HOST, "--port", str(port), "--no-ws", "bench.empty_app:app"],
-        stdout=log, stderr=subprocess.STDOUT, start_new_session=True, env=bench_env(),
-    )  # fmt: skip
-    server = Server(process, port, directory / "empty.log")
-    try:
-        deadline = time.monotonic() + 30
-        while not _answers(port) or len(server.workers()) < workers:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the empty application did not start")
-            time.sleep(0.1)
-        bodies = directory / "empty-bodies"
-        write_bodies(bodies, [b"x" * 1500])  # about a report's size
-        return measured(server, bodies, seconds=seconds, connections=connections).server_ms
-    finally:
-        server.stop()
-        log.close()
-
-
-def _answers(port: int) -> bool:
-    try:
-        conn = http.client.HTTPConnection(HOST, port, timeout=2)
-        try:
-            conn.request("POST", "/", b"x")
-            return conn.getresponse().status == 200
-        finally:
-            conn.close()
-    except (OSError, http.client.HTTPException):
-        return False
+from bench.servers import Command, Server, ping_body, udb_serve
+from bench.wire import Signer, read_template, render_body
+from bench.wrk_run import WARM_BODIES, WrkRun, empty_http, measured, spyne, write_bodies
 
 
 def main() -> None:
@@ -364,6 +228,17 @@ def report(
     rest = run.server_ms - floor_server - (verify_ms - xmlsec_ms if signed else 0) - stored_own
     print(f"  the rest (hand-offs, logging, records, answer) {rest:6.2f} ms")
     print(f"PostgreSQL: {run.database_ms:.2f} ms a report under load, {stored_db:.2f} in isolation")
+    if not signed:
+        other = spyne(work, args.workers, plain, seconds=args.seconds, connections=args.connections)
+        print(
+            f"spyne 2.14, parse + schema validation only ({args.workers} workers, granian WSGI):"
+            f" {other.rate:,.0f} requests/s, server {other.server_ms:.2f} ms CPU a request;"
+            f" non-2xx {other.non_2xx}"
+        )
+        print(
+            f"  udb serve (unsigned, stored) / spyne: {run.rate / other.rate:.2f} x"
+            " (issue 15's target: >= 0.6 x)"
+        )
 
 
 if __name__ == "__main__":

@@ -32,6 +32,12 @@ def main() -> None:
     parser.add_argument("--unsigned", action="store_true", help="dev mode: unsigned reports")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--threads", type=int, default=None, help="udb serve --threads")
+    parser.add_argument(
+        "--log-level",
+        choices=("debug", "info", "warning", "error"),
+        default="info",
+        help="udb serve --log-level (info, its default: one line a request, to a file)",
+    )
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--bodies", type=int, default=30000, help="distinct bodies rendered")
@@ -82,7 +88,7 @@ def main() -> None:
         write_bodies(warmup_file, bodies[: args.warmup])
         bodies, plain = bodies[args.warmup :], plain[args.warmup :]
         write_bodies(body_file, bodies)
-        command = udb_serve(url, args.workers, args.threads, "warning", signed=signed)
+        command = udb_serve(url, args.workers, args.threads, args.log_level, signed=signed)
         if args.compare is not None:
             compare(args, work, setup, command, signer, warmup_file, bodies)
             return

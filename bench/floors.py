@@ -10,8 +10,10 @@ Each figure is CPU time per item (milliseconds), of this process unless said oth
 * ``stored``: :func:`udb.service.reports.submit` of a new report in-process (one unit of
   work on the benchmark's database), this process and PostgreSQL apart;
 * ``endpoint``: :meth:`udb.api.endpoint.Endpoint.post` of fresh bodies in one thread, as
-  ``udb serve`` configures it (request log and metrics included, no HTTP): the whole
-  request path without a server, this process and PostgreSQL apart;
+  ``udb serve`` configures it, without HTTP and without the request log (one request at
+  a time, the log would write each record in a transaction of its own; under load it
+  writes many a transaction): the request path without a server, this process and
+  PostgreSQL apart;
 * ``http``: an empty ASGI answer (:mod:`bench.empty_app`) under granian with the server's
   workers, driven by wrk: the server's CPU per request.
 """
@@ -146,15 +148,13 @@ def endpoint_ms(database_url: str, bodies: Sequence[bytes], *, signed: bool) -> 
     content_type = SoapVersion.SOAP12.content_type
     try:
         for warm in bodies[:50]:
-            endpoint.after(endpoint.post(warm, content_type, datetime.now(UTC)))
+            endpoint.post(warm, content_type, datetime.now(UTC))
         database = measure.database_cpu()
         started = time.process_time()
         for body in bodies[50:]:
             reply = endpoint.post(body, content_type, datetime.now(UTC))
             if reply.outcome != "accepted":
                 raise RuntimeError(f"a request of the floor was answered {reply.outcome}")
-            endpoint.after(reply)
-        app.shutdown()  # the request log written: its cost is counted
         count = len(bodies) - 50
         own = (time.process_time() - started) / count * 1000
         return own, measure.database_cpu_since(database) / count * 1000

@@ -14,6 +14,7 @@ millisecond of a report's server CPU goes, against the floors.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import shutil
 import statistics
@@ -56,6 +57,12 @@ def main() -> None:
         " same database and bodies (--rounds each), no floors",
     )
     parser.add_argument("--rounds", type=int, default=3, help="rounds of --compare")
+    parser.add_argument(
+        "--no-autoanalyze",
+        action="store_true",
+        help="where PostgreSQL's autovacuum is off, do not ANALYZE the growing tables every"
+        " 20 s during the run (as autovacuum would)",
+    )
     parser.add_argument(
         "--no-floors",
         action="store_true",
@@ -106,7 +113,15 @@ def main() -> None:
                 measured(server, warmup_file, seconds=3, connections=args.connections)
             if profiler is not None:
                 profiler.start([worker.pid for worker in server.workers()])
-            run = measured(server, body_file, seconds=args.seconds, connections=args.connections)
+            with analyzing(args, url, setup) as analyzed:
+                run = measured(
+                    server, body_file, seconds=args.seconds, connections=args.connections
+                )
+            if analyzed:
+                print(
+                    "autovacuum is off: the growing tables were analysed every 20 s during the"
+                    " run, as autovacuum would (--no-autoanalyze: not)"
+                )
             recorded = profiler.stop() if profiler is not None else []
         finally:
             server.stop()
@@ -114,6 +129,15 @@ def main() -> None:
         if profiler is not None:
             print()
             print(profile.worker_hot_spots(recorded, profiler.possible, top=30))
+
+
+def analyzing(
+    args: argparse.Namespace, url: str, setup: data.Setup
+) -> contextlib.AbstractContextManager[bool]:
+    """:func:`bench.data.autoanalyze` on PostgreSQL unless ``--no-autoanalyze``."""
+    if not setup.postgres or args.no_autoanalyze:
+        return contextlib.nullcontext(False)
+    return data.autoanalyze(url)
 
 
 def compare(
@@ -147,7 +171,8 @@ def compare(
             try:
                 # each server warm: its connections, caches and prepared statements
                 measured(server, warm, seconds=1, connections=args.connections)
-                run = measured(server, part, seconds=args.seconds, connections=args.connections)
+                with analyzing(args, setup.database_url, setup):
+                    run = measured(server, part, seconds=args.seconds, connections=args.connections)
             finally:
                 server.stop()
             results[name].append(run)

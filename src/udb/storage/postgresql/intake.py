@@ -15,6 +15,7 @@ begun, the intake remembers the signature itself, as the repositories do.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -26,6 +27,7 @@ from udb.storage.records import Arrival, Intake, ReportRecord
 from udb.storage.sql.dialect import PostgresDialect, aware
 from udb.storage.sql.persons import PERSON_COLUMNS, person_of
 from udb.storage.sql.repositories import (
+    KEY_TAKEN,
     REPORT_COLUMNS,
     SqlReplayCache,
     SqlReports,
@@ -185,16 +187,13 @@ def record(
 
 #: why :class:`SignatureSeen` was raised
 REPLAY_RACED = "the signature was remembered by another request meanwhile"
-_KEY_TAKEN = "SELECT 1 FROM report_log WHERE system_id = %s AND system_transaction_id = %s"
+_KEY_TAKEN = DIALECT.native(KEY_TAKEN)
 _RECORD_VALUES = "(%s::text, %s::text, %s::text, %s::bigint, %s::text, %s::timestamptz)"
 _LOG_VALUES = (
     "%s::text, %s::bigint, %s::text, %s::text, %s::text, %s::bigint, %s::timestamptz, %s::integer"
 )
-_REMEMBER_POSITIONAL = (
-    "INSERT INTO replay_cache (signature_sha256, keep_until) VALUES (%s, %s)"
-    " ON CONFLICT (signature_sha256) DO UPDATE SET keep_until = excluded.keep_until"
-    " WHERE replay_cache.keep_until <= %s RETURNING 1"
-)
+#: :data:`REMEMBER` with positional parameters (key, keep until, now: their order in it)
+_REMEMBER_POSITIONAL = re.sub(r"%\(\w+\)s", "%s", REMEMBER)
 
 
 @functools.cache

@@ -36,6 +36,10 @@ REPORT_COLUMNS = (
 BLOCK_COLUMNS = "kind, navn, mail, telefon, tekst, registered_at"
 
 
+#: whether a report is logged under an idempotency key (system id, SystemTransactionID)
+KEY_TAKEN = "SELECT 1 FROM report_log WHERE system_id = ? AND system_transaction_id = ?"
+
+
 class SqlRepository:
     def __init__(self, db: SqlConnection, dialect: Dialect) -> None:
         self.db = db
@@ -206,10 +210,7 @@ class SqlReports(SqlRepository, base.Reports):
         itself with the same correlation_id would fail on that other unique
         index instead. So any conflict ends here; only the key's is "already used".
         """
-        taken = self.db.one(
-            "SELECT 1 FROM report_log WHERE system_id = ? AND system_transaction_id = ?",
-            (record.system_id, record.system_transaction_id),
-        )
+        taken = self.db.one(KEY_TAKEN, (record.system_id, record.system_transaction_id))
         if taken is None:
             raise IntegrityError("constraint violated: report_log_correlation_id_key")
 
